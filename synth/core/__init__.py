@@ -1,0 +1,15 @@
+"""Shared core of aptk: atomic IO, hashing and seeds, manifests, typed configs, errors.
+
+Every stage in synth/, pretrain/ and evals/ builds on these few helpers so that artifacts are
+written atomically, carry a manifest written last, and are keyed by a hash of what made them.
+"""
+from synth.core.errors import ConfigError, InputError
+from synth.core.hashing import canonical_json, config_hash, derive_seed, sha256_bytes, sha256_file
+from synth.core.io import atomic_write_bytes, atomic_write_json, atomic_write_text, read_jsonl, write_jsonl
+from synth.core.manifest import Stage, is_done, read_manifest
+
+__all__ = [
+    "ConfigError", "InputError", "canonical_json", "config_hash", "derive_seed", "sha256_bytes",
+    "sha256_file", "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "read_jsonl",
+    "write_jsonl", "Stage", "is_done", "read_manifest",
+]

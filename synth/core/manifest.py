@@ -1,0 +1,111 @@
+"""Stage directories keyed by config hash, and the manifest that marks a stage as done.
+
+A stage writes into `<root>/<stage>/<key>/` where key = hash(stage name, stage version, resolved
+config, parents' keys). Files are written atomically as they are produced (so a killed stage can
+resume from what it finished), and `manifest.json` is written last: a directory with a manifest
+is done and is reused as is.
+"""
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import platform
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from synth.core.hashing import config_hash, sha256_file
+from synth.core.io import atomic_write_json
+
+MANIFEST = "manifest.json"
+_PACKAGES = ("torch", "transformers", "datasets", "sentencepiece", "polars", "hydra-core", "numpy")
+
+
+def is_done(d: str | Path) -> bool:
+    return (Path(d) / MANIFEST).is_file()
+
+
+def read_manifest(d: str | Path) -> dict:
+    p = Path(d) / MANIFEST
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: no manifest; the stage that writes {d} has not finished")
+    return json.loads(p.read_text())
+
+
+def git_sha(repo: Path | None = None) -> str:
+    """HEAD commit of the aptk checkout (with '+dirty' when there are uncommitted changes)."""
+    cwd = repo or Path(__file__).resolve().parents[2]
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
+                             timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return (sha or "unknown") + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for p in _PACKAGES:
+        try:
+            out[p] = importlib.metadata.version(p)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+class Stage:
+    """One stage's output directory. Usage::
+
+        st = Stage("mix", cfg, parents={"base": base_dir}, root="outputs", version="1")
+        if st.done:
+            return st.dir
+        ... write files into st.dir ...
+        st.finish(counts={"docs": n}, files=["corpus.jsonl"])
+        return st.dir
+    """
+
+    def __init__(self, name: str, config: Any, parents: dict[str, str | Path] | None = None,
+                 root: str | Path = "outputs", version: str = "1") -> None:
+        self.name, self.config, self.version = name, config, version
+        self.parents = {k: Path(v) for k, v in (parents or {}).items()}
+        parent_keys = {k: read_manifest(v)["key"] for k, v in self.parents.items()}
+        self.key = config_hash({"stage": name, "version": version, "config": config,
+                                "parents": parent_keys})
+        self.dir = Path(root) / name / self.key
+        self.parent_keys = parent_keys
+        self.t0 = time.time()
+        if not self.done:
+            self.dir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def done(self) -> bool:
+        return is_done(self.dir)
+
+    def path(self, *parts: str) -> Path:
+        return self.dir.joinpath(*parts)
+
+    def finish(self, counts: dict[str, Any] | None = None, files: list[str] | None = None,
+               extra: dict[str, Any] | None = None, timings: dict[str, float] | None = None) -> dict:
+        """Write manifest.json last. `files` (relative names) get their sha256 recorded."""
+        fingerprints = {f: sha256_file(self.dir / f) for f in sorted(files or [])}
+        manifest = {
+            "stage": self.name, "version": self.version, "key": self.key,
+            "config": json.loads(json.dumps(self.config, default=_jsonable)),
+            "parents": {k: {"dir": str(v), "key": self.parent_keys[k]} for k, v in self.parents.items()},
+            "files": fingerprints, "counts": counts or {}, "extra": extra or {},
+            "timings": {"wall_s": round(time.time() - self.t0, 3), **(timings or {})},
+            "git_sha": git_sha(), "packages": package_versions(),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        atomic_write_json(self.dir / MANIFEST, manifest)
+        return manifest
+
+
+def _jsonable(o: Any) -> Any:
+    import dataclasses
+    if dataclasses.is_dataclass(o) and not isinstance(o, type):
+        return dataclasses.asdict(o)
+    return str(o)
