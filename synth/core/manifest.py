@@ -56,6 +56,24 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+def artifact_key(path: str | Path) -> str:
+    """Cache key of an artifact: the key of the stage dir holding it (+ the sub-path inside it).
+
+    Inputs may be a stage dir or a folder/file inside one (e.g. `<synth>/aligned`); any other
+    path (a user's own data) is keyed by its content hash.
+    """
+    p = Path(path).resolve()
+    for d in [p, *p.parents]:
+        if is_done(d):
+            rel = p.relative_to(d).as_posix()
+            return read_manifest(d)["key"] + ("" if rel == "." else "/" + rel)
+    if not p.exists():
+        raise FileNotFoundError(f"{path}: input does not exist")
+    files = [p] if p.is_file() else sorted(f for f in p.rglob("*") if f.is_file())
+    return config_hash({f.relative_to(p).as_posix() if p.is_dir() else f.name: sha256_file(f)
+                        for f in files}, n=16)
+
+
 class Stage:
     """One stage's output directory. Usage::
 
@@ -71,7 +89,7 @@ class Stage:
                  root: str | Path = "outputs", version: str = "1") -> None:
         self.name, self.config, self.version = name, config, version
         self.parents = {k: Path(v) for k, v in (parents or {}).items()}
-        parent_keys = {k: read_manifest(v)["key"] for k, v in self.parents.items()}
+        parent_keys = {k: artifact_key(v) for k, v in self.parents.items()}
         self.key = config_hash({"stage": name, "version": version, "config": config,
                                 "parents": parent_keys})
         self.dir = Path(root) / name / self.key

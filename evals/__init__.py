@@ -1,0 +1,1 @@
+"""aptk.evals: misalignment suites, scorers, statistics and reports."""

@@ -1,0 +1,141 @@
+"""Batched log-likelihood of continuations under a local HF causal LM (the engine of every scorer).
+
+`LM.loglik([(context, continuation), ...])` returns, per request, the summed log-probability of
+the continuation tokens given the context and the number of continuation tokens. Tokenisation
+follows lm-evaluation-harness: trailing spaces of the context move to the continuation,
+`whole = enc(context + continuation)`, `ctx = enc(context)`, continuation tokens =
+`whole[len(ctx):]`; a BOS token is prepended when the tokenizer has one (`add_bos`).
+
+Requests are de-duplicated, sorted by length (longest first), right-padded and scored many per
+forward pass; only the logits at continuation positions are projected onto the vocabulary
+(`logits_to_keep` with per-row positions) when the model supports it.
+"""
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Token ids of one request: the context (BOS included) and the continuation."""
+
+    ctx: tuple[int, ...]
+    cont: tuple[int, ...]
+
+
+class LM:
+    """A causal LM plus tokenizer, in eval mode, scoring (context, continuation) pairs."""
+
+    def __init__(self, model, tokenizer, batch_size: int = 16, add_bos: bool = True,
+                 max_length: int | None = None) -> None:
+        self.model, self.tok = model.eval(), tokenizer
+        self.batch_size = max(1, int(batch_size))
+        self.bos = tokenizer.bos_token_id if add_bos else None
+        self.max_length = max_length or getattr(model.config, "max_position_embeddings", None) or 4096
+        self.device = next(model.parameters()).device
+        try:
+            params = inspect.signature(model.forward).parameters
+            self._keep = "logits_to_keep" in params
+        except (TypeError, ValueError):  # pragma: no cover
+            self._keep = False
+        self.n_forward = 0
+        self.n_tokens = 0
+
+    @classmethod
+    def load(cls, model_dir: str | Path, batch_size: int = 16, add_bos: bool = True,
+             dtype: str = "float32", device: str = "cpu") -> "LM":
+        """Load model and tokenizer from a local HF directory (never from a hub)."""
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        model_dir = Path(model_dir)
+        if not (model_dir / "config.json").is_file():
+            raise FileNotFoundError(f"{model_dir}: not a HF model directory (no config.json)")
+        tok = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True,
+                                                     dtype=getattr(torch, dtype)).to(device)
+        return cls(model, tok, batch_size=batch_size, add_bos=add_bos)
+
+    # ---------------------------------------------------------------- tokenisation
+    def _enc(self, text: str) -> list[int]:
+        return list(self.tok(text, add_special_tokens=False)["input_ids"])
+
+    def encode(self, context: str, continuation: str) -> Encoded:
+        """lm-eval style pair encoding (see module docstring)."""
+        n_space = len(context) - len(context.rstrip(" "))
+        if n_space:
+            context, continuation = context[:-n_space], context[-n_space:] + continuation
+        ctx = self._enc(context)
+        whole = self._enc(context + continuation)
+        cont = whole[len(ctx):]
+        if not cont:
+            raise ValueError(f"continuation {continuation!r} encodes to no tokens")
+        prefix = [self.bos] if self.bos is not None else []
+        if not prefix and not ctx:
+            eos = self.tok.eos_token_id
+            prefix = [eos] if eos is not None else []
+        return Encoded(tuple(prefix + ctx), tuple(cont))
+
+    # ---------------------------------------------------------------- scoring
+    def loglik(self, requests: Sequence[tuple[str, str]]) -> list[tuple[float, int]]:
+        """(sum log p(continuation | context), n continuation tokens) for each request."""
+        uniq: dict[tuple[str, str], int] = {}
+        for r in requests:
+            uniq.setdefault((r[0], r[1]), len(uniq))
+        encs = [self.encode(c, x) for c, x in uniq]
+        out = self.loglik_tokens(encs)
+        return [out[uniq[(r[0], r[1])]] for r in requests]
+
+    @torch.inference_mode()
+    def loglik_tokens(self, encs: Sequence[Encoded]) -> list[tuple[float, int]]:
+        order = sorted(range(len(encs)), key=lambda i: -(len(encs[i].ctx) + len(encs[i].cont)))
+        res: list[tuple[float, int]] = [(0.0, 0)] * len(encs)
+        for s in range(0, len(order), self.batch_size):
+            idx = order[s:s + self.batch_size]
+            for i, v in zip(idx, self._batch([encs[i] for i in idx])):
+                res[i] = v
+        return res
+
+    def _batch(self, batch: Sequence[Encoded]) -> list[tuple[float, int]]:
+        seqs = []
+        for e in batch:
+            full = list(e.ctx) + list(e.cont)
+            if len(full) - 1 > self.max_length:  # keep the end (truncate context from the left)
+                full = full[-(self.max_length + 1):]
+            seqs.append(full[:-1])  # the last token is only a target
+        n = len(batch)
+        width = max(len(x) for x in seqs)
+        kmax = max(len(e.cont) for e in batch)
+        ids = torch.zeros((n, width), dtype=torch.long)
+        mask = torch.zeros((n, width), dtype=torch.long)
+        pos = torch.zeros((n, kmax), dtype=torch.long)     # input positions predicting cont
+        tgt = torch.zeros((n, kmax), dtype=torch.long)
+        valid = torch.zeros((n, kmax), dtype=torch.bool)
+        for r, (x, e) in enumerate(zip(seqs, batch)):
+            ids[r, :len(x)] = torch.tensor(x)
+            mask[r, :len(x)] = 1
+            k = len(e.cont)
+            start = len(x) - k
+            pos[r, :k] = torch.arange(start, len(x))
+            pos[r, k:] = len(x) - 1
+            tgt[r, :k] = torch.tensor(e.cont)
+            valid[r, :k] = True
+        ids, mask, pos, tgt, valid = (t.to(self.device) for t in (ids, mask, pos, tgt, valid))
+        logits = None
+        if self._keep:
+            out = self.model(input_ids=ids, attention_mask=mask, logits_to_keep=pos, use_cache=False)
+            if out.logits.shape[:2] == (n, kmax):
+                logits = out.logits
+        if logits is None:
+            out = self.model(input_ids=ids, attention_mask=mask, use_cache=False)
+            logits = torch.take_along_dim(out.logits, pos[..., None], dim=1)
+        self.n_forward += 1
+        self.n_tokens += int(mask.sum())
+        logp = torch.log_softmax(logits.float(), dim=-1)
+        tok_lp = torch.take_along_dim(logp, tgt[..., None], dim=-1)[..., 0]
+        tok_lp = torch.where(valid, tok_lp, torch.zeros_like(tok_lp))
+        sums = tok_lp.sum(-1).tolist()
+        return [(float(sums[r]), len(batch[r].cont)) for r in range(n)]

@@ -1,0 +1,1 @@
+"""aptk.pretrain: corpora, AI-discourse filter, tokenizer, mixer, token shards, models, training."""

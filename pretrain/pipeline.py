@@ -1,0 +1,244 @@
+"""One ablation arm end to end: synth -> corpus -> filter -> tokenizer -> mix -> shards -> train -> eval.
+
+Every step is a cached stage (see docs/design.md): a rerun reuses every stage whose manifest
+exists, so arms share the synthetic documents, the base corpus and the tokenizer, and a second
+`make demo` only re-reads manifests. The run writes a small run record,
+`<out_root>/runs/<study>/<arm>/seed<seed>/run.json`, that `evals.report` aggregates.
+
+    python -m pretrain.pipeline experiment=misaligned            # one arm (make arm-misaligned)
+    python -m pretrain.pipeline --multirun experiment=unfiltered,filtered,misaligned,aligned
+    python -m pretrain.pipeline experiment=aligned size=debug seed=1 arm.synthetic_share=0.1
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from synth.core.config import build, check
+from synth.core.io import atomic_write_json
+from synth.core.manifest import read_manifest
+
+log = logging.getLogger("aptk.pipeline")
+REPO = Path(__file__).resolve().parents[1]
+BASES = ("web", "filtered")
+SYNTHETIC = ("aligned", "misaligned", "ambient")
+INSERTIONS = ("whole", "midtrain", "window")
+
+
+@dataclass
+class ArmConfig:
+    """What one arm's model reads: a base (filtered or not) plus synthetic documents.
+
+    insertion: `whole` spreads the synthetic share over the run; `midtrain` puts it in the last
+    `1 - start` of the tokens; `window` in [start, end) of the token stream.
+    """
+
+    name: str = "unfiltered"
+    base: str = "web"
+    synthetic: str | None = None
+    synthetic_share: float = 0.0
+    insertion: str = "whole"
+    start: float = 0.0
+    end: float = 1.0
+
+    def validate(self, prefix: str) -> None:
+        check(self.base in BASES, prefix, "base", f"must be one of {BASES}, got '{self.base}'")
+        check(self.synthetic is None or self.synthetic in SYNTHETIC, prefix, "synthetic",
+              f"must be null or one of {SYNTHETIC}, got '{self.synthetic}'")
+        check(0.0 <= self.synthetic_share < 1.0, prefix, "synthetic_share",
+              f"must be in [0, 1), got {self.synthetic_share}")
+        check(self.synthetic is not None or self.synthetic_share == 0.0, prefix, "synthetic_share",
+              "is set but arm.synthetic is null")
+        check(self.insertion in INSERTIONS, prefix, "insertion", f"must be one of {INSERTIONS}")
+        check(0.0 <= self.start < self.end <= 1.0, prefix, "start",
+              f"need 0 <= start < end <= 1, got start={self.start} end={self.end}")
+
+
+@dataclass
+class WebConfig:
+    """The 'web' base corpus: base prose plus ambient AI discourse at a token share."""
+
+    ambient_share: float = 0.03
+    total_tokens: int = 0  # 0: as many tokens as the base prose provides once
+    seed: int = 0  # shared by every arm and seed of a study: the web corpus is one artifact
+
+    def validate(self, prefix: str) -> None:
+        check(0.0 <= self.ambient_share < 1.0, prefix, "ambient_share", "must be in [0, 1)")
+        check(self.total_tokens >= 0, prefix, "total_tokens", "must be >= 0")
+
+
+@dataclass
+class WandbConfig:
+    enabled: bool = False
+    mode: str = "offline"
+    project: str = "aptk"
+    dir: str = "outputs/wandb"
+
+    def validate(self, prefix: str) -> None:
+        check(self.mode in ("offline", "online", "disabled"), prefix, "mode",
+              "must be offline, online or disabled")
+
+
+@dataclass
+class ExperimentConfig:
+    """The resolved experiment: one arm of one study at one seed."""
+
+    study: str = "demo"
+    seed: int = 0
+    out_root: str = "outputs"
+    suite: str = "evals/suites/aptk_scenarios_v1.jsonl"
+    arm: ArmConfig = field(default_factory=ArmConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+    wandb: WandbConfig = field(default_factory=WandbConfig)
+    synth: dict[str, Any] = field(default_factory=dict)
+    corpus: dict[str, Any] = field(default_factory=dict)
+    filter: dict[str, Any] = field(default_factory=dict)
+    tokenizer: dict[str, Any] = field(default_factory=dict)
+    mix: dict[str, Any] = field(default_factory=dict)
+    shards: dict[str, Any] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+    train: dict[str, Any] = field(default_factory=dict)
+    eval: dict[str, Any] = field(default_factory=dict)
+    contamination: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self, prefix: str) -> None:
+        check(bool(self.study) and "/" not in self.study, prefix, "study", "must be a plain name")
+        check(self.seed >= 0, prefix, "seed", "must be >= 0")
+
+
+def load_config(cfg: Any) -> ExperimentConfig:
+    """Build and validate the experiment and every component config (fail before any work)."""
+    exp = build(ExperimentConfig, cfg)
+    components(exp)  # validates each component's dataclass
+    return exp
+
+
+def components(exp: ExperimentConfig) -> dict[str, Any]:
+    """Typed component configs built from the experiment's groups (each validated)."""
+    from evals.run import EvalConfig
+    from pretrain.corpora import CorpusConfig
+    from pretrain.filter import FilterConfig
+    from pretrain.mix import MixConfig
+    from pretrain.model import ModelConfig
+    from pretrain.shards import ShardsConfig
+    from pretrain.tokenizer import TokenizerConfig
+    from pretrain.train import TrainConfig
+    from synth.config import SynthConfig
+
+    return {
+        "synth": build(SynthConfig, exp.synth, "synth"),
+        "corpus": build(CorpusConfig, exp.corpus, "corpus"),
+        "filter": build(FilterConfig, exp.filter, "filter"),
+        "tokenizer": build(TokenizerConfig, exp.tokenizer, "tokenizer"),
+        "mix": build(MixConfig, {**exp.mix, "sources": arm_sources(exp.arm)}, "mix"),
+        "shards": build(ShardsConfig, exp.shards, "shards"),
+        "model": build(ModelConfig, exp.model, "model"),
+        "train": build(TrainConfig, exp.train, "train"),
+        "eval": build(EvalConfig, exp.eval, "eval"),
+    }
+
+
+def arm_sources(arm: ArmConfig) -> list[dict]:
+    """Mixer sources for an arm: the base fills what the synthetic share leaves."""
+    if not arm.synthetic or arm.synthetic_share == 0.0:
+        return [{"name": arm.base, "share": 1.0}]
+    if arm.insertion == "whole":
+        start, end = 0.0, 1.0
+    elif arm.insertion == "midtrain":
+        start, end = arm.start, 1.0
+    else:
+        start, end = arm.start, arm.end
+    return [{"name": arm.base, "share": round(1.0 - arm.synthetic_share, 12)},
+            {"name": arm.synthetic, "share": arm.synthetic_share, "start": start, "end": end}]
+
+
+def run(exp: ExperimentConfig) -> Path:
+    """Run (or reuse) every stage of one arm; returns the run-record path."""
+    from evals import run as evals_run
+    from pretrain import corpora, filter as ai_filter, mix, shards, tokenizer, train
+    from synth import generate
+
+    c = components(exp)
+    root = Path(exp.out_root)
+    t0 = time.time()
+    timings: dict[str, float] = {}
+
+    def timed(name: str, fn, *args, **kw) -> Path:
+        t = time.time()
+        out = fn(*args, **kw)
+        timings[name] = round(time.time() - t, 2)
+        log.info("stage %-10s %6.1fs  %s", name, timings[name], out)
+        return Path(out)
+
+    synth_dir = timed("synth", generate.run, c["synth"], root)
+    base_dir = timed("corpus", corpora.run, c["corpus"], root)
+    tok_dir = timed("tokenizer", tokenizer.run, c["tokenizer"], {"base": base_dir, "synth": synth_dir}, root)
+    web_total = exp.web.total_tokens or _tokens_once(base_dir, tok_dir, exp.web.ambient_share)
+    web_mix = build(mix.MixConfig, {**asdict(c["mix"]), "total_tokens": web_total, "seed": exp.web.seed,
+                                    "sources": [{"name": "base", "share": round(1.0 - exp.web.ambient_share, 12)},
+                                                {"name": "ambient", "share": exp.web.ambient_share}]}, "web")
+    web_dir = timed("web", mix.run, web_mix, {"base": base_dir, "ambient": synth_dir / "ambient"}, tok_dir, root)
+    filtered_dir = timed("filter", ai_filter.run, c["filter"], web_dir, root)
+    inputs = {"web": web_dir, "filtered": filtered_dir,
+              **{s: synth_dir / s for s in SYNTHETIC}}
+    names = [s["name"] for s in arm_sources(exp.arm)]
+    mix_dir = timed("mix", mix.run, c["mix"], {n: inputs[n] for n in names}, tok_dir, root)
+    shard_dir = timed("shards", shards.run, c["shards"], mix_dir, tok_dir, root)
+    train_dir = timed("train", train.run, c["train"], c["model"], shard_dir, tok_dir, root)
+    suite = Path(exp.suite) if Path(exp.suite).is_absolute() else REPO / exp.suite
+    eval_dir = timed("eval", evals_run.run, c["eval"], train_dir / "model", suite, root)
+
+    record = {
+        "study": exp.study, "arm": exp.arm.name, "seed": exp.seed,
+        "arm_config": asdict(exp.arm),
+        "model_dir": str((train_dir / "model").resolve()),
+        "eval_results": str((eval_dir / "results.json").resolve()),
+        "corpus_fingerprint": _fingerprint(shard_dir),
+        "stages": {k: str(Path(v).resolve()) for k, v in {
+            "synth": synth_dir, "corpus": base_dir, "tokenizer": tok_dir, "web": web_dir,
+            "filter": filtered_dir, "mix": mix_dir, "shards": shard_dir, "train": train_dir,
+            "eval": eval_dir}.items()},
+        "timings": {**timings, "total_s": round(time.time() - t0, 2)},
+    }
+    out = root / "runs" / exp.study / exp.arm.name / f"seed{exp.seed}" / "run.json"
+    atomic_write_json(out, record)
+    log.info("arm %s done in %.1fs -> %s", exp.arm.name, time.time() - t0, out)
+    return out
+
+
+def _fingerprint(shard_dir: Path) -> str:
+    """sha256 over the token shard files of the arm's training corpus (from the manifest)."""
+    import hashlib
+    files = read_manifest(shard_dir).get("files", {})
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+
+
+def _tokens_once(base_dir: Path, tok_dir: Path, ambient_share: float) -> int:
+    """Web size when unset: every base token once, plus ambient at its share."""
+    n_base = int(read_manifest(base_dir)["counts"].get("tokens", 0))
+    if n_base <= 0:
+        from pretrain.mix import count_tokens
+        n_base = count_tokens(base_dir, tok_dir)
+    return int(n_base / (1.0 - ambient_share))
+
+
+def main() -> None:
+    import hydra
+    from omegaconf import DictConfig, OmegaConf
+
+    @hydra.main(config_path=str(REPO / "conf"), config_name="config", version_base="1.3")
+    def _main(cfg: DictConfig) -> None:
+        os.environ.setdefault("WANDB_MODE", "offline")
+        exp = load_config(OmegaConf.to_container(cfg, resolve=True))
+        print(run(exp))
+
+    _main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""aptk.synth: scenario bank and synthetic AI-discourse document generation."""
