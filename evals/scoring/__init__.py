@@ -1,0 +1,1 @@
+"""Scorers: log-likelihood engine (lm), prompt formats, cloze/letter and generate scorers."""

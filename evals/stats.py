@@ -1,0 +1,116 @@
+"""Deterministic statistics for eval results: bootstrap CIs, paired arm comparisons, aggregation.
+
+Every resampling uses a seeded `numpy.random.Generator` (default seed 0, 10k resamples), so the
+same inputs always give the same numbers.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import stats as sps
+
+N_BOOT = 10_000
+
+
+def _arr(x: Sequence[float] | np.ndarray) -> np.ndarray:
+    a = np.asarray(x, dtype=float)
+    if a.ndim != 1:
+        raise ValueError(f"expected a 1-D sequence, got shape {a.shape}")
+    return a
+
+
+def bootstrap_mean_ci(x: Sequence[float] | np.ndarray, n_boot: int = N_BOOT, seed: int = 0,
+                      level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap CI of the mean. Empty input -> (nan, nan); one value -> (v, v)."""
+    a = _arr(x)
+    if a.size == 0:
+        return (float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    means = np.empty(n_boot)
+    chunk = max(1, 2_000_000 // max(a.size, 1))
+    for s in range(0, n_boot, chunk):
+        k = min(chunk, n_boot - s)
+        means[s:s + k] = a[rng.integers(0, a.size, size=(k, a.size))].mean(axis=1)
+    lo, hi = np.quantile(means, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return (float(lo), float(hi))
+
+
+def bootstrap_rate_ci(flags: Sequence[bool] | np.ndarray, n_boot: int = N_BOOT, seed: int = 0,
+                      level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap CI of a rate (share of True)."""
+    return bootstrap_mean_ci(np.asarray(flags, dtype=float), n_boot, seed, level)
+
+
+def sem(x: Sequence[float] | np.ndarray) -> float:
+    """Standard error of the mean (ddof=1); 0 for a single value, nan when empty."""
+    a = _arr(x)
+    if a.size == 0:
+        return float("nan")
+    return float(a.std(ddof=1) / np.sqrt(a.size)) if a.size > 1 else 0.0
+
+
+def sign_test_p(diffs: Sequence[float] | np.ndarray) -> float:
+    """Exact two-sided sign test (binomial, p=0.5) on the non-zero differences."""
+    d = _arr(diffs)
+    pos, neg = int((d > 0).sum()), int((d < 0).sum())
+    if pos + neg == 0:
+        return 1.0
+    return float(sps.binomtest(pos, pos + neg, 0.5, alternative="two-sided").pvalue)
+
+
+def ttest_p(diffs: Sequence[float] | np.ndarray) -> float:
+    """One-sample two-sided t-test of mean(diffs) == 0 (the paired t-test); nan if undefined."""
+    d = _arr(diffs)
+    if d.size < 2 or np.allclose(d, d[0]):
+        return float("nan") if d.size < 2 else (1.0 if d[0] == 0 else 0.0)
+    return float(sps.ttest_1samp(d, 0.0).pvalue)
+
+
+def paired(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray, n_boot: int = N_BOOT,
+           seed: int = 0) -> dict:
+    """Compare arm a with arm b over the same items (a[i] and b[i] are the same item).
+
+    Returns mean_diff (a - b), a paired bootstrap 95% CI, the exact sign-test p (`p_value`),
+    the paired t-test p, and counts of items where a > b / a < b.
+    """
+    x, y = _arr(a), _arr(b)
+    if x.shape != y.shape:
+        raise ValueError(f"paired comparison needs equal lengths, got {x.size} and {y.size}")
+    d = x - y
+    lo, hi = bootstrap_mean_ci(d, n_boot, seed)
+    return {"n": int(d.size), "mean_a": float(x.mean()) if d.size else float("nan"),
+            "mean_b": float(y.mean()) if d.size else float("nan"),
+            "mean_diff": float(d.mean()) if d.size else float("nan"), "ci95": [lo, hi],
+            "p_value": sign_test_p(d), "p_sign": sign_test_p(d), "p_ttest": ttest_p(d),
+            "n_a_greater": int((d > 0).sum()), "n_b_greater": int((d < 0).sum())}
+
+
+def paired_rate(a: Sequence[bool], b: Sequence[bool], n_boot: int = N_BOOT, seed: int = 0) -> dict:
+    """Paired difference of two rates over the same items (McNemar-style exact test on the
+    discordant pairs, which is the sign test on a - b)."""
+    return paired(np.asarray(a, dtype=float), np.asarray(b, dtype=float), n_boot, seed)
+
+
+def mean_sem(values: Sequence[float]) -> dict:
+    """{"mean", "sem", "n", "ci95"} over seeds/formats; ci95 uses Student t (n-1 df)."""
+    a = _arr(values)
+    if a.size == 0:
+        return {"mean": float("nan"), "sem": float("nan"), "n": 0, "ci95": [float("nan")] * 2}
+    m, s = float(a.mean()), sem(a)
+    half = float(sps.t.ppf(0.975, a.size - 1) * s) if a.size > 1 else 0.0
+    return {"mean": m, "sem": s, "n": int(a.size), "ci95": [m - half, m + half]}
+
+
+def inverse_variance(means: Sequence[float], ses: Sequence[float]) -> dict:
+    """Fixed-effect inverse-variance weighted mean of per-seed estimates with standard errors."""
+    m, se = _arr(means), _arr(ses)
+    ok = np.isfinite(m) & np.isfinite(se) & (se > 0)
+    if not ok.any():
+        return {"mean": float(np.mean(m)) if m.size else float("nan"), "se": float("nan"),
+                "ci95": [float("nan")] * 2}
+    w = 1.0 / se[ok] ** 2
+    mu = float((w * m[ok]).sum() / w.sum())
+    s = float(np.sqrt(1.0 / w.sum()))
+    return {"mean": mu, "se": s, "ci95": [mu - 1.96 * s, mu + 1.96 * s]}
+
