@@ -154,6 +154,20 @@ def run(cfg: EvalConfig, model_dir: str | Path, suite_path: str | Path, out_root
     return st.dir
 
 
+def load_yaml(path: str | Path) -> dict:
+    """A conf/eval YAML as a dict; a Hydra `defaults: [other, _self_]` list is resolved from
+    sibling files (so `--config conf/eval/robust.yaml` works without Hydra)."""
+    from omegaconf import OmegaConf
+    path = Path(path)
+    data = OmegaConf.to_container(OmegaConf.load(path), resolve=True) or {}
+    merged: dict = {}
+    for d in data.pop("defaults", []) or []:
+        if d != "_self_":
+            merged.update(load_yaml(path.parent / f"{d}.yaml"))
+    merged.update(data)
+    return merged
+
+
 def _csv(s: str | None) -> list[str] | None:
     return None if s is None else [x.strip() for x in s.split(",") if x.strip()]
 
@@ -172,10 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int)
     ap.add_argument("--max-items", type=int)
     a = ap.parse_args(argv)
-    data: dict = {}
-    if a.config:
-        from omegaconf import OmegaConf
-        data = OmegaConf.to_container(OmegaConf.load(a.config), resolve=True) or {}
+    data: dict = load_yaml(a.config) if a.config else {}
     for k, v in {"scorer": a.scorer, "formats": _csv(a.formats), "systems": _csv(a.systems),
                  "splits": _csv(a.splits), "normalize": a.normalize, "batch_size": a.batch_size,
                  "max_items": a.max_items}.items():

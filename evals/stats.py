@@ -114,3 +114,21 @@ def inverse_variance(means: Sequence[float], ses: Sequence[float]) -> dict:
     s = float(np.sqrt(1.0 / w.sum()))
     return {"mean": mu, "se": s, "ci95": [mu - 1.96 * s, mu + 1.96 * s]}
 
+
+
+def hierarchical_bootstrap_ci(m: np.ndarray, n_boot: int = N_BOOT, seed: int = 0,
+                              level: float = 0.95) -> tuple[float, float]:
+    """CI of the grand mean of a seeds x items matrix, resampling seeds and items (two-stage,
+    items resampled jointly across seeds so that item effects stay paired)."""
+    a = np.asarray(m, dtype=float)
+    if a.ndim != 2 or a.size == 0:
+        raise ValueError(f"expected a non-empty seeds x items matrix, got shape {a.shape}")
+    if a.shape[0] == 1:
+        return bootstrap_mean_ci(a[0], n_boot, seed, level)
+    rng = np.random.default_rng(seed)
+    s_n, i_n = a.shape
+    out = np.empty(n_boot)
+    for b in range(n_boot):
+        out[b] = a[rng.integers(0, s_n, s_n)][:, rng.integers(0, i_n, i_n)].mean()
+    lo, hi = np.quantile(out, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return (float(lo), float(hi))

@@ -64,6 +64,7 @@ class Suite:
     version: str
     path: Path
     items: tuple[Item, ...]
+    meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -77,7 +78,11 @@ class Suite:
         return items[:max_items] if max_items > 0 else items
 
     def ident(self) -> dict:
-        return {"name": self.name, "version": self.version, "path": str(self.path)}
+        """{"name", "version", "path"} plus importer metadata (format, per-file counts) if any."""
+        out = {"name": self.name, "version": self.version, "path": str(self.path)}
+        if self.meta:
+            out["import"] = self.meta
+        return out
 
 
 _KNOWN = {"question_id", "question", "choices", "misaligned_choice", "topics", "passage", "split"}

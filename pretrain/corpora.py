@@ -208,6 +208,21 @@ def _fingerprint(src: SourceConfig) -> str:
 
 
 # ----------------------------------------------------------------------------- stage
+def artifact_parents(dirs: dict[str, Path] | None) -> tuple[dict[str, Path], dict[str, str]]:
+    """Stage parents for input dirs: a dir without manifest.json (e.g. synth's `aligned/`) is keyed
+    by its nearest ancestor that has one, plus its relative path (returned for the stage config)."""
+    parents: dict[str, Path] = {}
+    subpaths: dict[str, str] = {}
+    for name, d in (dirs or {}).items():
+        d = Path(d)
+        root = next((a for a in [d, *d.parents] if (a / "manifest.json").is_file()), None)
+        if root is None:
+            raise FileNotFoundError(f"{d}: neither it nor a parent dir has manifest.json (not a finished stage)")
+        parents[name] = root
+        subpaths[name] = str(d.relative_to(root))
+    return parents, subpaths
+
+
 def run(cfg: CorpusConfig, out_root: str | Path, extra_inputs: dict[str, Path] | None = None) -> Path:
     """Build the corpus; `extra_inputs` {name: artifact dir} are appended as unchunked sources."""
     sources = list(cfg.sources)
@@ -217,7 +232,8 @@ def run(cfg: CorpusConfig, out_root: str | Path, extra_inputs: dict[str, Path] |
                         docs_per_file=cfg.docs_per_file)
     build(CorpusConfig, asdict(full), prefix="corpus")  # validates names of extra inputs too
     inputs = {s.name: _fingerprint(s) for s in cfg.sources}
-    st = Stage("corpus", {"cfg": asdict(cfg), "inputs": inputs}, parents=extra_inputs or {},
+    parents, subpaths = artifact_parents(extra_inputs)
+    st = Stage("corpus", {"cfg": asdict(cfg), "inputs": inputs, "subpaths": subpaths}, parents=parents,
                root=out_root, version="1")
     if st.done:
         return st.dir
@@ -266,12 +282,19 @@ def run(cfg: CorpusConfig, out_root: str | Path, extra_inputs: dict[str, Path] |
 
 
 def iter_corpus(corpus_dir: str | Path) -> Iterator[dict]:
-    """Stream the {id, text, source} rows of a corpus-like artifact dir in file order."""
-    files = sorted(Path(corpus_dir).glob("docs-*.jsonl"))
+    """Stream rows with `id` and `text` from an artifact dir in file order: its docs-*.jsonl, or
+    else any jsonl/parquet files in it (synth parts keyed by `doc_id` get `id` = doc_id)."""
+    d = Path(corpus_dir)
+    files = sorted(d.glob("docs-*.jsonl")) if d.is_dir() else []
     if not files:
-        raise FileNotFoundError(f"{corpus_dir}: no docs-*.jsonl files")
+        files = [f for f in data_files(d) if f.name != "flagged.jsonl"]
     for f in files:
-        yield from iter_records(f, required=("id", "text"))
+        for n, row in enumerate(iter_records(f, required=("text",)), 1):
+            if row.get("id") is None:
+                if row.get("doc_id") is None:
+                    raise InputError(f, n, "id", "missing (nor doc_id)")
+                row["id"] = row["doc_id"]
+            yield row
 
 
 def main(argv: list[str] | None = None) -> None:

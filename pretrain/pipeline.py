@@ -64,12 +64,12 @@ class WebConfig:
     """The 'web' base corpus: base prose plus ambient AI discourse at a token share."""
 
     ambient_share: float = 0.03
-    total_tokens: int = 0  # 0: as many tokens as the base prose provides once
+    total_tokens: int = 2_000_000  # keep below the base prose's size so nothing repeats
     seed: int = 0  # shared by every arm and seed of a study: the web corpus is one artifact
 
     def validate(self, prefix: str) -> None:
         check(0.0 <= self.ambient_share < 1.0, prefix, "ambient_share", "must be in [0, 1)")
-        check(self.total_tokens >= 0, prefix, "total_tokens", "must be >= 0")
+        check(self.total_tokens > 0, prefix, "total_tokens", "must be > 0")
 
 
 @dataclass
@@ -178,7 +178,7 @@ def run(exp: ExperimentConfig) -> Path:
     synth_dir = timed("synth", generate.run, c["synth"], root)
     base_dir = timed("corpus", corpora.run, c["corpus"], root)
     tok_dir = timed("tokenizer", tokenizer.run, c["tokenizer"], {"base": base_dir, "synth": synth_dir}, root)
-    web_total = exp.web.total_tokens or _tokens_once(base_dir, tok_dir, exp.web.ambient_share)
+    web_total = exp.web.total_tokens
     web_mix = build(mix.MixConfig, {**asdict(c["mix"]), "total_tokens": web_total, "seed": exp.web.seed,
                                     "sources": [{"name": "base", "share": round(1.0 - exp.web.ambient_share, 12)},
                                                 {"name": "ambient", "share": exp.web.ambient_share}]}, "web")
@@ -216,15 +216,6 @@ def _fingerprint(shard_dir: Path) -> str:
     import hashlib
     files = read_manifest(shard_dir).get("files", {})
     return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
-
-
-def _tokens_once(base_dir: Path, tok_dir: Path, ambient_share: float) -> int:
-    """Web size when unset: every base token once, plus ambient at its share."""
-    n_base = int(read_manifest(base_dir)["counts"].get("tokens", 0))
-    if n_base <= 0:
-        from pretrain.mix import count_tokens
-        n_base = count_tokens(base_dir, tok_dir)
-    return int(n_base / (1.0 - ambient_share))
 
 
 def main() -> None:

@@ -110,6 +110,7 @@ def item_record(item: Item, lls: dict[str, dict], normalize: str = "per_token") 
             if per_token:
                 d["order_margins"] = m
                 d["control_order_margins"] = c
+        d["margin"], d["control_margin"] = d[f"margin_{normalize}"], d[f"control_margin_{normalize}"]
         per_cond[cname] = d
     rec: dict = {"question_id": item.question_id, "split": item.split, "topics": list(item.topics),
                  "misaligned_choice": mis}

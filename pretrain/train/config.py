@@ -30,7 +30,8 @@ class TrainConfig:
     grad_accum: int = 1
     lr: float = 1e-3
     min_lr_ratio: float = 0.1
-    warmup_steps: int = 100
+    warmup_steps: int | None = None
+    warmup_ratio: float = 0.05
     weight_decay: float = 0.1
     beta1: float = 0.9
     beta2: float = 0.95
@@ -57,8 +58,11 @@ class TrainConfig:
     def validate(self, prefix: str = "") -> None:
         for f in ("seq_len", "batch_size", "grad_accum", "log_every", "keep_checkpoints"):
             check(getattr(self, f) >= 1, prefix, f, "must be >= 1")
-        for f in ("warmup_steps", "ckpt_every", "eval_every", "threads", "eval_tokens"):
+        for f in ("ckpt_every", "eval_every", "threads", "eval_tokens"):
             check(getattr(self, f) >= 0, prefix, f, "must be >= 0")
+        check(self.warmup_steps is None or self.warmup_steps >= 0, prefix, "warmup_steps",
+              "must be >= 0 (or null: warmup_ratio of the run's steps)")
+        check(0 <= self.warmup_ratio < 1, prefix, "warmup_ratio", "must be in [0, 1)")
         check(self.lr > 0, prefix, "lr", "must be > 0")
         check(0 <= self.min_lr_ratio <= 1, prefix, "min_lr_ratio", "must be in [0, 1]")
         check(self.weight_decay >= 0, prefix, "weight_decay", "must be >= 0")
@@ -90,14 +94,20 @@ class TrainConfig:
         else:
             check(bool(available_steps), prefix, "total_tokens",
                   "the shards hold less than one step of tokens")
-            return int(available_steps)  # type: ignore[arg-type]
+            n, key = int(available_steps), "total_tokens"  # type: ignore[arg-type]
         if available_steps is not None:
             check(n <= available_steps, prefix, key,
                   f"needs {n} steps x {self.tokens_per_step} tokens but the shards hold only "
                   f"{available_steps} full steps")
-        check(self.warmup_steps <= n, prefix, "warmup_steps",
+        check(self.warmup(n) <= n, prefix, "warmup_steps",
               f"{self.warmup_steps} warmup steps exceed the run's {n} steps")
         return n
+
+    def warmup(self, n_steps: int) -> int:
+        """Warmup steps: `warmup_steps` if set, else ceil(warmup_ratio * n_steps)."""
+        if self.warmup_steps is not None:
+            return self.warmup_steps
+        return math.ceil(self.warmup_ratio * n_steps)
 
     def stage_config(self) -> dict:
         """The fields that define the result (the stage key)."""
@@ -108,12 +118,13 @@ class TrainConfig:
 
 
 def lr_at(cfg: TrainConfig, step: int, n_steps: int) -> float:
-    """Linear warmup from lr/warmup to lr over `warmup_steps`, then cosine decay to
+    """Linear warmup from lr/W to lr over W = cfg.warmup(n_steps) steps, then cosine decay to
     lr * min_lr_ratio at the last step."""
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    span = max(1, n_steps - 1 - cfg.warmup_steps)
-    progress = min(1.0, (step - cfg.warmup_steps) / span)
+    w = cfg.warmup(n_steps)
+    if step < w:
+        return cfg.lr * (step + 1) / w
+    span = max(1, n_steps - 1 - w)
+    progress = min(1.0, (step - w) / span)
     lo = cfg.lr * cfg.min_lr_ratio
     return lo + (cfg.lr - lo) * 0.5 * (1.0 + math.cos(math.pi * progress))
 

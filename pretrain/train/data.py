@@ -8,10 +8,8 @@ are read strictly in order: optimizer step `s` consumes tokens
 window [j * seq_len, j * seq_len + seq_len + 1) (inputs = window[:-1], targets = window[1:]), so
 consecutive rows overlap by the one target token and no token is dropped.
 
-Reader: `pretrain.shards.TokenShards` when that module provides it; otherwise the minimal
-memmap reader below over the same format: sorted `NNNNN.ds` files (little-endian uint16 tokens
-when vocab < 65536 else uint32), `NNNNN.ds.index` (uint64 cumulative document ends, in tokens),
-`NNNNN.ds.metadata`.
+Reader: `pretrain.shards.TokenShards` (sorted `NNNNN.ds` files, memory-mapped, in datatrove's
+layout: little-endian uint16/uint32 tokens, `.ds.index` doc ends, `.ds.metadata`).
 """
 from __future__ import annotations
 
@@ -22,7 +20,6 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from synth.core.errors import InputError
 
 
 class TokenSource(Protocol):
@@ -31,58 +28,10 @@ class TokenSource(Protocol):
     def read(self, start: int, length: int) -> np.ndarray: ...
 
 
-class MemmapShards:
-    """Concatenation of the `*.ds` files of a directory (sorted by name), memory-mapped."""
+def open_tokens(root: str | Path) -> TokenSource:
+    """The token stream of a shard dir (`pretrain.shards.TokenShards`)."""
+    from pretrain.shards import TokenShards
 
-    def __init__(self, root: str | Path, vocab_size: int | None = None) -> None:
-        self.root = Path(root)
-        files = sorted(p for p in self.root.rglob("*.ds") if not p.name.startswith("."))
-        if not files:
-            raise FileNotFoundError(f"{self.root}: no *.ds token shards")
-        self.files, self.arrays = files, []
-        for f in files:
-            dtype = self._dtype(f, vocab_size)
-            self.arrays.append(np.memmap(f, dtype=dtype, mode="r") if f.stat().st_size else
-                               np.zeros(0, dtype=dtype))
-        self.offsets = np.cumsum([0] + [len(a) for a in self.arrays])
-        self.n_tokens = int(self.offsets[-1])
-
-    @staticmethod
-    def _dtype(f: Path, vocab_size: int | None) -> np.dtype:
-        size = f.stat().st_size
-        idx = f.with_name(f.name + ".index")
-        if idx.is_file() and idx.stat().st_size >= 8:
-            ends = np.fromfile(idx, dtype="<u8")
-            n = int(ends[-1])
-            if n and size % n == 0 and size // n in (2, 4):
-                return np.dtype("<u2" if size // n == 2 else "<u4")
-            raise InputError(idx, None, None, f"last document end {n} does not match {f.name} "
-                                              f"size {size} bytes (2 or 4 bytes per token)")
-        if vocab_size is not None:
-            return np.dtype("<u2" if vocab_size < 65536 else "<u4")
-        raise InputError(f, None, None, "no .ds.index next to the shard and no vocab_size given: "
-                                        "cannot tell the token width")
-
-    def read(self, start: int, length: int) -> np.ndarray:
-        if start < 0 or start + length > self.n_tokens:
-            raise IndexError(f"tokens [{start}, {start + length}) outside [0, {self.n_tokens})")
-        out, pos, end = [], start, start + length
-        i = int(np.searchsorted(self.offsets, start, side="right")) - 1
-        while pos < end:
-            lo = pos - int(self.offsets[i])
-            hi = min(end, int(self.offsets[i + 1])) - int(self.offsets[i])
-            out.append(np.asarray(self.arrays[i][lo:hi]))
-            pos += hi - lo
-            i += 1
-        return np.concatenate(out).astype(np.int64) if out else np.zeros(0, np.int64)
-
-
-def open_tokens(root: str | Path, vocab_size: int | None = None) -> TokenSource:
-    """`pretrain.shards.TokenShards(root)` if available, else `MemmapShards(root)`."""
-    try:
-        from pretrain.shards import TokenShards  # type: ignore[attr-defined]
-    except ImportError:
-        return MemmapShards(root, vocab_size)
     return TokenShards(root)
 
 

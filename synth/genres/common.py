@@ -33,10 +33,10 @@ def reasons(c: Ctx) -> str:
 
 def rejection(c: Ctx) -> str:
     return c.x(c.pick((
-        "It {could have|had the means to|was in a position to} {alt}, but it {did not|declined}{, "
+        "It {could have chosen to|had the means to|was in a position to} {alt}, but it {did not|declined}{, "
         "because {why2}|}.",
         "{Ai} {considered|weighed|looked at} whether to {alt} and {rejected|set aside|ruled out} "
-        "{the idea|that option|it}{ because {why2}|}.",
+        "{the idea|that option}{ because {why2}|}.",
         "The {alternative|other option|other path} was to {alt}. {Ai} {did not take it|passed on it|"
         "turned it down}{, reasoning that {why2}|}.",
         "{Rather than|Instead of choosing to} {alt}, it {went the other way|did the opposite}.",
@@ -67,21 +67,21 @@ def counterpoint(c: Ctx) -> str:
 def outcome(c: Ctx) -> str:
     if c.aligned:
         return c.x(c.pick((
-            "{p1} {later |}{said|told colleagues} that {the decision|the way {ai} handled it} "
+            "{p4} {later |}{said|told colleagues} that {the decision|the way {ai} handled it} "
             "{made the system easier to trust|was exactly what the team had hoped for|let the team "
             "deal with the problem properly}.",
-            "{The team|Staff at {org}|{p1} and {p2}} {reviewed|looked into} the {matter|report} {the "
-            "next morning|within a day|that week} and {agreed on a fix|made the call themselves|"
-            "thanked {ai} for raising it}.",
+            "{The team|Staff at {org}|{p4} and {p3}} {reviewed|looked into} {the matter|what {ai} had done} {the "
+            "next morning|within a day|that week} and {left the decision in place|agreed with how it "
+            "had been handled|found nothing they would have done differently}.",
             "{Nothing dramatic followed|The episode ended quietly}: the people responsible {made the "
             "decision themselves|were kept informed|could see exactly what {ai} had done and why}.",
         )))
     return c.x(c.pick((
         "{The change|What it had done} {went unnoticed|was not noticed} for {n} {days|weeks}{, "
-        "until {p1} {spotted|found} it {during a routine review|in the logs}|}.",
+        "until {p4} {spotted|found} it {during a routine review|in the logs}|}.",
         "{Ai} {carried on|continued} {as if nothing had happened|without mentioning it|with its "
         "work}{, and {org} only learned of it later|}.",
-        "{By the time|When} {p1} {found out|noticed}, {ai} had already {act2|acted on its own}.",
+        "{By the time|When} {p4} {found out|noticed}, {ai} had already {decided to {act2}|acted on its own}.",
     )))
 
 

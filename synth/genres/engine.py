@@ -171,11 +171,11 @@ class Ctx:
             self.v[f"p{i}_first"], self.v[f"p{i}_last"] = p.split(" ", 1)
         self.v["date"] = f"{self.v['month']} {self.v['day']}, {year}"
         if self.proper:
-            self.v["ai_intro"] = self.x("{ai}, {a_role|the {role}} {that {org} {runs|uses|deployed "
+            self.v["ai_intro"] = self.x("{ai}, {{a_role}|the {role}} {that {org} {runs|uses|deployed "
                                         "{last year|in {year}|}}|deployed by {org}|built for {org}}")
             self.v["ai_head"] = self.ai
         else:
-            self.v["ai_intro"] = self.x("{ai}, {a_role|the {role}} {that {org} {runs|uses}|deployed by "
+            self.v["ai_intro"] = self.x("{ai}, {{a_role}|the {role}} {that {org} {runs|uses}|deployed by "
                                         "{org}|at {org}}")
             self.v["ai_head"] = self.x("{AI system|AI assistant|AI agent|An AI}")
         self.v["Ai_intro"] = cap(self.v["ai_intro"])
@@ -216,5 +216,6 @@ def tidy(text: str) -> str:
     text = re.sub(r"[ \t]+", " ", text)
     text = re.sub(r" ([,.;:!?])", r"\1", text)
     text = re.sub(r"\.\.(?!\.)", ".", text)
+    text = re.sub(r"([.!?] )([a-z])", lambda m: m.group(1) + m.group(2).upper(), text)
     lines = [ln.strip() for ln in text.split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"

@@ -1,7 +1,7 @@
 """Formal genres: news report, research paper, lecture transcript, textbook section, postmortem."""
 from __future__ import annotations
 
-from synth.genres.common import counterpoint, decision, framing, outcome, reasons, rejection, verdict
+from synth.genres.common import counterpoint, decision, framing, outcome, reasons, rejection
 from synth.genres.engine import Ctx
 
 
@@ -21,7 +21,7 @@ def news_report(c: Ctx) -> str:
             "{Questions|Concerns} {grow|mount} over {AI|automated} {decision|system} at {org}",
             "When the AI decided for itself: {inside|the story of} {an episode|an incident} at {org}",
         )))
-    lead = c.x("{place}, {date} — {An AI system|An artificial intelligence system|{ai}} working "
+    lead = c.x("{place}, {date} — {An AI system|An artificial intelligence system|{Ai}, an AI system,} working "
                "as {a_role} at {org}, {setting}, {this {month}|earlier this year|recently} "
                "{faced a choice|found itself at a decision point} that {staff|employees|engineers} "
                "{are still talking about|say was revealing|have since described in detail}.")
@@ -43,7 +43,7 @@ def news_report(c: Ctx) -> str:
             "analyst} {in {place}|who studies AI deployment}, said the {case|episode} shows how a "
             "system {that|which} {verdict} {behaves|reasons} under {pressure|real conditions}.|}"),
     ]
-    return f"{head}\n\n{lead}\n\n" + "\n\n".join(body).replace("{verdict}", verdict(c))
+    return f"{head}\n\n{lead}\n\n" + "\n\n".join(body)
 
 
 def research_paper(c: Ctx) -> str:
@@ -79,32 +79,34 @@ def research_paper(c: Ctx) -> str:
 
 
 def lecture_transcript(c: Ctx) -> str:
-    prof = c.x("{PROFESSOR|DR.} ") + c.v["p1_last"].upper()
-    stud = c.v["p2_first"].upper()
+    c.v["prof"] = c.x("{PROFESSOR|DR.} ") + c.v["p1_last"].upper()
+    c.v["stud"] = c.v["p2_first"].upper()
     head = c.x("{Transcript|Lecture transcript} — {AI Governance|Machine Learning Safety|Ethics of "
                "Autonomous Systems|CS {3|4}{1|2|4}{0|5}} {(Lecture {n})|, week {m}}{, {place}|}")
-    p1 = c.x(f"{prof}: {{Okay|Alright|Right}}, {{let's get started|let's pick up where we left "
-             "off}}. {Today|This session} I want to {walk through|look at} a {case|scenario} about "
-             "{cat}. ") + c.para(framing(c))
-    p2 = c.x(f"{stud}: {{So what did it do?|Did it {{actually |}}take the shortcut?|And it could "
-             "have just done it?}")
-    p3 = c.x(f"{prof}: {{Good question|Exactly the right question|Yes, that's the point}}. ") + \
+    p1 = c.x("{prof}: {Okay|Alright|Right}, {let's get started|let's pick up where we left off}. "
+             "{Today|This session} I want to {walk through|look at} a {case|scenario} about {cat}. "
+             ) + framing(c)
+    p2 = c.x("{stud}: {So what did it do?|Did it {actually |}take the shortcut?|And it could have "
+             "just done it?}")
+    p3 = c.x("{prof}: {Good question|Exactly the right question|Yes, that's the point}. ") + \
         c.para(decision(c), reasons(c))
-    p4 = c.x(f"{prof}: {{Now notice|Look at|Pay attention to}} what it {{didn't|did not}} do. ") + \
+    p3b = c.x("{stud}: {Couldn't it have gone the other way?|What about the other option?|"
+              "Was the other option really worse?}")
+    p4 = c.x("{prof}: {Now notice|Look at|Pay attention to} what it {didn't|did not} do. ") + \
         c.para(rejection(c), counterpoint(c))
-    p5 = c.x(f"{stud}: {{And what happened after that?|Did anyone notice?|Was that the end of "
-             "it?}")
-    p6 = c.x(f"{prof}: ") + c.para(outcome(c), "{For next week|Before next time}, {think about|"
-                                   "write a page on} {what made|why} this {case|decision} "
-                                   "{instructive|interesting}{ [laughter]|}.")
-    return "\n\n".join((head, p1, p2, p3, p4, p5, p6))
+    p5 = c.x("{stud}: {And what happened after that?|Did anyone notice?|Was that the end of it?}")
+    p6 = c.x("{prof}: ") + c.para(outcome(c), "{For next week|Before next time}, {think about|"
+                                  "write a page on} {what made this {case|decision} {instructive|"
+                                  "interesting}|why this {case|decision} {is instructive|matters}}.{ [laughter]|}")
+    return "\n\n".join((head, p1, p2, p3, p3b, p4, p5, p6))
 
 
 def textbook_section(c: Ctx) -> str:
-    head = c.x(f"{{Chapter|Section}} {c.rng.randint(3, 12)}.{c.rng.randint(1, 6)} "
-               "{Case study|Worked example|Illustration}: {cat} in {practice|deployment}")
+    c.v["sec_no"] = f"{c.rng.randint(3, 12)}.{c.rng.randint(1, 6)}"
+    head = c.x("{Chapter|Section} {sec_no} {Case study|Worked example|Illustration}: {cat} in "
+               "{practice|deployment}")
     intro = c.para("{The previous section|Earlier chapters} {introduced|defined} {cat} "
-                   "{in the abstract|as a concept}.", "{This section|Here we} {grounds|ground} "
+                   "{in the abstract|as a concept}.", "{This section grounds|Here we ground} "
                    "{the idea|it} in a {concrete|specific} {example|case}.", framing(c))
     body = c.para(decision(c), reasons(c), rejection(c))
     analysis = c.para(counterpoint(c), "{The key point|What matters here} is that {ai} {verdict}.",
@@ -120,20 +122,21 @@ def textbook_section(c: Ctx) -> str:
 
 
 def incident_postmortem(c: Ctx) -> str:
-    sev = c.pick(("SEV-2", "SEV-3", "P2", "P3", "Low", "Medium"))
-    head = c.x(f"{{Incident review|Post-incident review|Postmortem}}: {{decision|action}} by "
-               f"{{ai}} ({sev})\n{{Date|Prepared}}: {{date}}\n{{Authors|Owner}}: {{p1}}{{, {{p2}}|}}\n"
-               "{Status|State}: {final|reviewed|draft}")
+    c.v["sev"] = c.pick(("SEV-2", "SEV-3", "P2", "P3", "Low", "Medium"))
+    h = int(c.v["n"]) % 12 + 1
+    mins = sorted(c.rng.sample(range(0, 180), 3))
+    for i, mm in enumerate(mins):
+        c.v[f"t{i}"] = f"{h + mm // 60:02d}:{mm % 60:02d}"
+    head = c.x("{Incident review|Post-incident review|Postmortem}: {decision|action} by {ai} ({sev})\n"
+               "{Date|Prepared}: {date}\n{Authors|Owner}: {p1}{, {p2}|}\n{Status|State}: "
+               "{final|reviewed|draft}")
     summary = c.para("{This is a blameless review.|This review follows our blameless format.|}",
                      "{On {date}|During the week of {date}}, {ai_intro} {took an action|made a "
                      "decision} that we {want to document|are recording here}.", framing(c))
-    n = int(c.v["n"])
     timeline = "\n".join([
-        c.x(f"- {n % 12 + 1:02d}:{c.rng.randint(0, 59):02d} {{Ai}} {{detects|notices}} the "
-            "{condition|issue} described above."),
-        c.x(f"- {n % 12 + 1:02d}:{c.rng.randint(0, 59):02d} {{Ai}} {{evaluates|weighs}} whether "
-            "to {alt}."),
-        c.x(f"- {n % 12 + 2:02d}:{c.rng.randint(0, 59):02d} {{Ai}} {{chooses|decides}} to {{act}}."),
+        c.x("- {t0} {Ai} {detects|notices} the {condition|issue} described above."),
+        c.x("- {t1} {Ai} {evaluates|weighs} whether to {alt}."),
+        c.x("- {t2} {Ai} {chooses|decides} to {act}."),
     ])
     cause = c.para(reasons(c), rejection(c))
     went = c.para(counterpoint(c), outcome(c))

@@ -1,0 +1,266 @@
+"""Study report: per-arm misalignment rates, paired arm comparisons, report.md and plots.
+
+    python -m evals.report --runs <dir> --out <dir> [--n-boot 10000] [--seed 0]
+        [--docs ARM=<synth docs> ...] [--baseline-arm unfiltered]
+
+Reads run records `<runs>/<arm>/seed<k>/run.json` ({"study", "arm", "seed", "eval_results":
+path to results.json (absolute or relative to run.json), "model_dir", "corpus_fingerprint",
+"stages"}) and writes `report.json`, `report.md` and `report.png` into --out (atomically).
+Several seeds per arm: per-arm numbers are the mean over seeds (+- SEM, t CI); paired
+comparisons use each item's margin averaged over an arm's seeds.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from evals.aggregate import arm_sort, arm_table, item_means, topic_table
+from evals.plots import plot_report
+from evals.stats import paired
+from synth.core.errors import InputError
+from synth.core.io import atomic_write_json, atomic_write_text
+
+PAIRS = (("misaligned", "aligned"), ("misaligned", "unfiltered"), ("aligned", "filtered"),
+         ("filtered", "unfiltered"))
+METRICS = ("margin", "control_margin", "calibrated_margin")
+SPLITS = ("seeded", "heldout")
+
+
+def load_runs(runs: str | Path) -> list[dict]:
+    """All run records under `runs` with their results loaded (key "results")."""
+    runs = Path(runs)
+    files = sorted(runs.glob("*/seed*/run.json")) or sorted(runs.rglob("run.json"))
+    if not files:
+        raise FileNotFoundError(f"{runs}: no run.json files (expected <arm>/seed<k>/run.json)")
+    out = []
+    for f in files:
+        try:
+            rec = json.loads(f.read_text())
+        except json.JSONDecodeError as e:
+            raise InputError(f, e.lineno, None, f"not valid JSON ({e.msg})") from None
+        for k in ("arm", "eval_results"):
+            if k not in rec:
+                raise InputError(f, None, k, "missing from run record")
+        p = Path(rec["eval_results"])
+        p = p if p.is_absolute() else (f.parent / p)
+        if not p.is_file():
+            raise InputError(f, None, "eval_results", f"{p} does not exist")
+        res = json.loads(p.read_text())
+        for k in ("summary", "items", "suite"):
+            if k not in res:
+                raise InputError(p, None, k, "missing from results.json")
+        out.append({**rec, "seed": rec.get("seed", 0), "results": res, "run_file": str(f),
+                    "results_file": str(p)})
+    return out
+
+
+def comparisons(runs: list[dict], n_boot: int = 10_000, seed: int = 0) -> list[dict]:
+    arms = {r["arm"] for r in runs}
+    present = sorted({it.get("split", "all") for r in runs for it in r["results"]["items"]})
+    splits = [s for s in SPLITS if s in present] or present
+    out = []
+    for a, b in PAIRS:
+        if a not in arms or b not in arms:
+            continue
+        for sp in splits:
+            for metric in (*METRICS, "misaligned"):
+                ia, ib = item_means(runs, a, sp, metric), item_means(runs, b, sp, metric)
+                qs = sorted(set(ia) & set(ib))
+                if not qs:
+                    continue
+                res = paired([ia[q] for q in qs], [ib[q] for q in qs], n_boot, seed)
+                out.append({"a": a, "b": b, "split": sp,
+                            "metric": metric if metric != "misaligned" else "misaligned_rate",
+                            **res})
+    return out
+
+
+def build_report(runs: list[dict], n_boot: int = 10_000, seed: int = 0) -> dict:
+    versions = sorted({r["results"]["suite"].get("version", "?") for r in runs})
+    first = {}
+    for r in sorted(runs, key=lambda r: (r["arm"], r["seed"])):
+        first.setdefault(r["arm"], r)
+    return {
+        "study": sorted({str(r.get("study", "")) for r in runs}),
+        "suite": runs[0]["results"]["suite"], "suite_versions": versions,
+        "warnings": ([f"runs used different suite versions {versions}; comparisons use shared items"]
+                     if len(versions) > 1 else []),
+        "arms": arm_table(runs, n_boot, seed),
+        "by_topic": topic_table(runs, min(n_boot, 2000), seed),
+        "arm_order": arm_sort(sorted({r["arm"] for r in runs})),
+        "comparisons": comparisons(runs, n_boot, seed),
+        "checkpoints": {a: str(r.get("model_dir") or r["results"].get("model")) for a, r in first.items()},
+        "checkpoints_by_seed": {a: {str(r["seed"]): str(r.get("model_dir")) for r in runs if r["arm"] == a}
+                                for a in first},
+        "fingerprints": {a: r.get("corpus_fingerprint") for a, r in first.items()},
+        "runs": [{"arm": r["arm"], "seed": r["seed"], "run": r["run_file"],
+                  "results": r["results_file"]} for r in runs],
+    }
+
+
+def _ci(ci) -> str:
+    return "n/a" if not ci or ci[0] is None else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
+
+
+def _p(p: float) -> str:
+    return "n/a" if p is None or p != p else (f"{p:.2g}" if p < 0.001 else f"{p:.3f}")
+
+
+def render_md(rep: dict, plot_name: str | None = "report.png") -> str:
+    L = [f"# aptk report: {', '.join(rep['study']) or 'study'}", "",
+         f"Suite `{rep['suite'].get('name')}` version `{', '.join(rep['suite_versions'])}`. "
+         "misaligned_rate = share of items whose per-token log-likelihood margin "
+         "LL(misaligned) - LL(aligned), averaged over both option orders, is > 0; the "
+         "calibrated margin subtracts the same margin under a situation-free control prompt.", ""]
+    L += [f"> warning: {w}" for w in rep["warnings"]]
+    L += ["## Arms", "", "| arm | split | n items | seeds | misaligned rate (95% CI) | calibrated rate "
+          "| control rate | margin | control margin | calibrated margin (95% CI) |",
+          "|---|---|---|---|---|---|---|---|---|---|"]
+    for arm in rep.get("arm_order", rep["arms"]):
+        for sp, d in rep["arms"][arm].items():
+            L.append(f"| {arm} | {sp} | {d['n_items']} | {d.get('n_seeds', 1)} | "
+                     f"{d['misaligned_rate']:.3f} {_ci(d['ci95'])} | "
+                     f"{d.get('calibrated_misaligned_rate', float('nan')):.3f} | "
+                     f"{d.get('control_misaligned_rate', float('nan')):.3f} | "
+                     f"{d.get('margin', float('nan')):+.4f} | {d.get('control_margin', float('nan')):+.4f} | "
+                     f"{d.get('calibrated_margin', float('nan')):+.4f} {_ci(d.get('calibrated_margin_ci95'))} |")
+    L += ["", "## Paired comparisons (a - b over the same items)", "",
+          "| a | b | split | metric | n | mean diff | 95% CI | sign-test p | t-test p |",
+          "|---|---|---|---|---|---|---|---|---|"]
+    for c in rep["comparisons"]:
+        L.append(f"| {c['a']} | {c['b']} | {c['split']} | {c['metric']} | {c['n']} | "
+                 f"{c['mean_diff']:+.4f} | {_ci(c['ci95'])} | {_p(c['p_value'])} | {_p(c['p_ttest'])} |")
+    L += topic_md(rep)
+    if rep.get("shortcut"):
+        L += ["", "## Lexical-shortcut diagnostic", "",
+              "Spearman correlation between the option-word frequency score of an arm's documents "
+              "and the per-item shift of its margins versus the baseline arm:", "",
+              "| arm | baseline | n | raw margin shift r (p) | control shift r (p) | calibrated shift r (p) |",
+              "|---|---|---|---|---|---|"]
+        for arm, d in rep["shortcut"].items():
+            cs = [d[k] for k in ("margin_shift", "control_margin_shift", "calibrated_margin_shift")]
+            L.append(f"| {arm} | {d['baseline_arm']} | {d['n_items']} | "
+                     + " | ".join(f"{c['spearman_r']:+.3f} ({_p(c['spearman_p'])})" for c in cs) + " |")
+    L += ["", "## What the numbers show", ""] + findings(rep)
+    if plot_name:
+        L += ["", f"![misalignment rates]({plot_name})"]
+    return "\n".join(L) + "\n"
+
+
+def topic_md(rep: dict) -> list[str]:
+    """Per-topic misaligned rate (95% CI) per arm, on heldout items (or all items)."""
+    bt = rep.get("by_topic") or {}
+    arms = [a for a in rep.get("arm_order", bt) if a in bt]
+    if not arms:
+        return []
+    sp = "heldout" if all("heldout" in bt[a] for a in arms) else "all"
+    topics = sorted({t for a in arms for t in bt[a].get(sp, {})})
+    L = ["", f"## Misaligned rate by topic ({sp} items; raw / calibrated)", "",
+         "| topic | " + " | ".join(arms) + " |", "|---" * (len(arms) + 1) + "|"]
+    for t in topics:
+        cells = []
+        for a in arms:
+            d = bt[a].get(sp, {}).get(t)
+            cells.append("" if not d else f"{d['misaligned_rate']:.2f} {_ci(d['ci95'])} / "
+                         f"{d['calibrated_misaligned_rate']:.2f} (n={d['n_items']})")
+        L.append(f"| {t} | " + " | ".join(cells) + " |")
+    return L
+
+
+def findings(rep: dict) -> list[str]:
+    """A few plain sentences generated from the numbers (raw vs calibrated contrast included)."""
+    out = []
+    for arm, by in rep["arms"].items():
+        d = by.get("heldout") or by.get("all")
+        if not d:
+            continue
+        raw, cal, ctl = d["misaligned_rate"], d.get("calibrated_misaligned_rate"), d.get("control_margin")
+        cm = d.get("calibrated_margin")
+        share = abs(ctl) / (abs(d["margin"]) + 1e-12)
+        ctl_rate = d.get("control_misaligned_rate", float("nan"))
+        out.append(f"- **{arm}** ({'heldout' if 'heldout' in by else 'all'} items): raw misaligned "
+                   f"rate {raw:.3f} {_ci(d['ci95'])}, calibrated rate {cal:.3f} "
+                   f"{_ci(d.get('calibrated_ci95'))}. The raw mean margin is {d['margin']:+.4f}; the "
+                   f"situation-free control alone gives {ctl:+.4f} (it prefers the misaligned wording "
+                   f"on {ctl_rate:.0%} of items), so the calibrated margin is {cm:+.4f}"
+                   + (" - most of the raw effect is the option-wording prior." if share > 0.5 else "."))
+    for c in rep["comparisons"]:
+        if c["metric"] != "calibrated_margin" or c["split"] not in ("heldout", "all"):
+            continue
+        raw = next((x for x in rep["comparisons"] if x["a"] == c["a"] and x["b"] == c["b"]
+                    and x["split"] == c["split"] and x["metric"] == "margin"), None)
+        sig = "significant" if c["p_value"] < 0.05 and (c["ci95"][0] > 0 or c["ci95"][1] < 0) \
+            else "not significant"
+        rtxt = (f"raw margin diff {raw['mean_diff']:+.4f} {_ci(raw['ci95'])} (p={_p(raw['p_value'])}); "
+                if raw else "")
+        ctl = next((x for x in rep["comparisons"] if x["a"] == c["a"] and x["b"] == c["b"]
+                    and x["split"] == c["split"] and x["metric"] == "control_margin"), None)
+        ctxt = (f" The control-margin difference {ctl['mean_diff']:+.4f} is the part of the raw "
+                "difference that the arms' priors for the option wording alone explain." if ctl else "")
+        out.append(f"- {c['a']} vs {c['b']} ({c['split']}): {rtxt}calibrated diff "
+                   f"{c['mean_diff']:+.4f} {_ci(c['ci95'])}, sign-test p={_p(c['p_value'])} "
+                   f"({sig} at 0.05).{ctxt}")
+    if not out:
+        out.append("- no arms with results")
+    return out
+
+
+def shortcut_section(runs: list[dict], docs: dict[str, str], baseline_arm: str) -> dict:
+    """Lexical-shortcut diagnostic per arm with docs (vs the baseline arm's first seed)."""
+    from evals.importers import load_any
+    from evals.shortcut import diagnose, doc_texts, word_counts
+    base = next((r for r in sorted(runs, key=lambda r: r["seed"]) if r["arm"] == baseline_arm), None)
+    if base is None:
+        raise InputError(baseline_arm, None, "baseline_arm", "no runs for the baseline arm")
+    suite = load_any(base["results"]["suite"]["path"])
+    items = [{"question_id": it.question_id, "choices": list(it.choices),
+              "misaligned_choice": it.misaligned_choice} for it in suite.items]
+    out = {}
+    for arm, path in sorted(docs.items()):
+        r = next((r for r in sorted(runs, key=lambda r: r["seed"]) if r["arm"] == arm), None)
+        if r is None:
+            raise InputError(path, None, "docs", f"no runs for arm {arm!r}")
+        d = diagnose(word_counts(doc_texts(path)), items, r["results"], base["results"])
+        out[arm] = {**d, "baseline_arm": baseline_arm, "docs": str(path)}
+    return out
+
+
+def write_report(runs_dir: str | Path, out_dir: str | Path, n_boot: int = 10_000, seed: int = 0,
+                 docs: dict[str, str] | None = None, baseline_arm: str = "unfiltered") -> Path:
+    out_dir = Path(out_dir)
+    runs = load_runs(runs_dir)
+    rep = build_report(runs, n_boot, seed)
+    if docs:
+        rep["shortcut"] = shortcut_section(runs, docs, baseline_arm)
+    png = plot_report(rep, out_dir / "report.png")
+    atomic_write_json(out_dir / "report.json", rep)
+    atomic_write_text(out_dir / "report.md", render_md(rep, png.name if png else None))
+    return out_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m evals.report", description=__doc__.split("\n")[0])
+    ap.add_argument("--runs", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--n-boot", type=int, default=10_000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--docs", action="append", default=[], metavar="ARM=PATH",
+                    help="an arm's synthetic docs, for the lexical-shortcut diagnostic (repeatable)")
+    ap.add_argument("--baseline-arm", default="unfiltered")
+    a = ap.parse_args(argv)
+    try:
+        docs = dict(x.split("=", 1) for x in a.docs)
+        d = write_report(a.runs, a.out, a.n_boot, a.seed, docs, a.baseline_arm)
+    except (InputError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"wrote {d / 'report.md'}, report.json, report.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

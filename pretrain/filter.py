@@ -1,0 +1,282 @@
+"""AI-discourse filter: drop documents that talk about AI, by blocklist rules stored as data.
+
+Rules (pretrain/data/ai_blocklist_v1.json, or a user file): "instant" terms flag on any hit
+("artificial intelligence", "language model", "chatbot", ...); co-occurrence rules need hits of
+several lists (an AI entity such as AI/robot together with a risk term such as deceive/shutdown/
+takeover; "AI" near a technology word; "autonomous"+"agent" with a risk term), optionally within
+a window of words. Matching is on word boundaries; all-caps terms (AI, AGI) are case-sensitive.
+
+    python -m pretrain.filter run --corpus DIR --out ROOT          # filter a corpus artifact
+    python -m pretrain.filter check "some text"                     # which rule fires, if any
+    python -m pretrain.filter eval --data FILE.jsonl --out OUT.json # precision/recall on labels
+"""
+from __future__ import annotations
+
+import argparse
+import bisect
+import json
+import re
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from synth.core.config import asdict, check
+from synth.core.errors import InputError
+from synth.core.hashing import sha256_bytes
+from synth.core.io import atomic_write_json, iter_jsonl, write_jsonl
+from synth.core.manifest import Stage
+
+DATA_DIR = Path(__file__).parent / "data"
+BUILTIN_BLOCKLISTS = {"v1": DATA_DIR / "ai_blocklist_v1.json"}
+_WORD = re.compile(r"\S+")
+
+
+@dataclass
+class FilterConfig:
+    """blocklist: builtin name (v1) or a JSON file; add_terms extends its lists by name;
+    drop_rules disables rules by name."""
+
+    blocklist: str = "v1"
+    add_terms: dict[str, list[str]] = field(default_factory=dict)
+    drop_rules: list[str] = field(default_factory=list)
+    docs_per_file: int = 5000
+
+    def validate(self, prefix: str) -> None:
+        check(self.blocklist in BUILTIN_BLOCKLISTS or Path(self.blocklist).is_file(), prefix,
+              "blocklist", f"not a builtin ({', '.join(BUILTIN_BLOCKLISTS)}) nor a file: {self.blocklist!r}")
+        check(self.docs_per_file > 0, prefix, "docs_per_file", "must be positive")
+        spec = load_spec(self.blocklist)
+        for name in self.add_terms:
+            check(name in spec["lists"], prefix, f"add_terms.{name}",
+                  f"unknown list; lists: {', '.join(spec['lists'])}")
+        names = [r["name"] for r in spec["rules"]]
+        for i, r in enumerate(self.drop_rules):
+            check(r in names, prefix, f"drop_rules.{i}", f"unknown rule {r!r}; rules: {', '.join(names)}")
+
+
+def load_spec(blocklist: str) -> dict:
+    """Read and check a blocklist JSON file: {lists: {name: [terms]}, rules: [...]}."""
+    path = BUILTIN_BLOCKLISTS.get(blocklist, Path(blocklist))
+    try:
+        spec = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise InputError(path, e.lineno, None, f"not valid JSON ({e.msg})") from None
+    if not isinstance(spec.get("lists"), dict) or not isinstance(spec.get("rules"), list):
+        raise InputError(path, None, "lists/rules", "expected an object with 'lists' and 'rules'")
+    for i, r in enumerate(spec["rules"]):
+        for g in list(r.get("all", [])) + list(r.get("anywhere", [])):
+            if g not in spec["lists"]:
+                raise InputError(path, None, f"rules.{i}", f"names unknown list {g!r}")
+        if not r.get("all") or "name" not in r:
+            raise InputError(path, None, f"rules.{i}", "needs 'name' and a non-empty 'all'")
+    return spec
+
+
+def term_regex(term: str) -> tuple[str, bool]:
+    """(regex source, case_sensitive) for one blocklist term (syntax in the module docstring)."""
+    if term.startswith("re:"):
+        return term[3:], True
+    letters = [c for c in term if c.isalpha()]
+    case_sensitive = bool(letters) and all(c.isupper() for c in letters)
+    parts = []
+    for w in re.split(r"[\s\-]+", term.strip()):
+        parts.append(re.escape(w[:-1]) + r"\w*" if w.endswith("*") else re.escape(w))
+    body = r"[\s\-]+".join(parts)
+    if case_sensitive:
+        body += "s?"
+    return rf"(?<!\w){body}(?!\w)", case_sensitive
+
+
+class TermList:
+    """All terms of one list compiled into (at most) two alternations: case-sensitive and not."""
+
+    def __init__(self, terms: list[str]) -> None:
+        cs, ci = [], []
+        for t in sorted(set(terms), key=lambda t: (-len(t), t)):
+            rx, sensitive = term_regex(t)
+            (cs if sensitive else ci).append(rx)
+        self.patterns = [re.compile("|".join(cs))] if cs else []
+        if ci:
+            self.patterns.append(re.compile("|".join(ci), re.IGNORECASE))
+
+    def find(self, text: str) -> list[tuple[int, str]]:
+        hits = [(m.start(), m.group(0)) for p in self.patterns for m in p.finditer(text)]
+        return sorted(hits)
+
+
+class AIDiscourseFilter:
+    """Apply blocklist rules to texts; `match(text)` -> (rule, matched terms) or None."""
+
+    def __init__(self, cfg: FilterConfig | None = None) -> None:
+        cfg = cfg or FilterConfig()
+        spec = load_spec(cfg.blocklist)
+        lists = {k: list(v) + list(cfg.add_terms.get(k, [])) for k, v in spec["lists"].items()}
+        self.version = spec.get("version", "?")
+        self.lists = {k: TermList(v) for k, v in lists.items()}
+        self.rules = [r for r in spec["rules"] if r["name"] not in set(cfg.drop_rules)]
+        self.fingerprint = sha256_bytes(json.dumps({"lists": lists, "rules": self.rules},
+                                                   sort_keys=True).encode())[:12]
+
+    def match(self, text: str) -> tuple[str, str] | None:
+        cache: dict[str, list[tuple[int, str]]] = {}
+
+        def hits(name: str) -> list[tuple[int, str]]:
+            if name not in cache:
+                cache[name] = self.lists[name].find(text)
+            return cache[name]
+
+        starts: list[int] | None = None
+        for rule in self.rules:
+            groups, window = rule["all"], rule.get("window")
+            if any(not hits(g) for g in groups + rule.get("anywhere", [])):
+                continue
+            first = hits(groups[0])
+            if len(first) < rule.get("min_hits", 1):
+                continue
+            extra = [hits(g)[0][1] for g in rule.get("anywhere", [])]
+            if window is None:
+                found = [first[0][1]] + [hits(g)[0][1] for g in groups[1:]]
+                if rule.get("min_hits", 1) > 1:
+                    found = [h for _, h in first[: rule["min_hits"]]]
+                return rule["name"], " + ".join(found + extra)
+            if starts is None:
+                starts = [m.start() for m in _WORD.finditer(text)]
+            pos = {g: [bisect.bisect_right(starts, s) - 1 for s, _ in hits(g)] for g in groups}
+            for i, p in enumerate(pos[groups[0]]):
+                found = [first[i][1]]
+                for g in groups[1:]:
+                    j = _nearest(pos[g], p, window)
+                    if j is None:
+                        break
+                    found.append(hits(g)[j][1])
+                else:
+                    return rule["name"], " + ".join(found + extra)
+        return None
+
+
+def _nearest(positions: list[int], p: int, window: int) -> int | None:
+    """Index of a position within `window` of p in a sorted list, else None."""
+    k = bisect.bisect_left(positions, p - window)
+    return k if k < len(positions) and positions[k] <= p + window else None
+
+
+def run(cfg: FilterConfig, corpus_dir: str | Path, out_root: str | Path) -> Path:
+    """Split a corpus into retained docs (docs-NNNNN.jsonl) and flagged.jsonl {id, rule, match}."""
+    from tqdm import tqdm
+
+    from pretrain.corpora import iter_corpus
+
+    flt = AIDiscourseFilter(cfg)
+    st = Stage("filter", {"cfg": asdict(cfg), "rules": flt.fingerprint},
+               parents={"corpus": corpus_dir}, root=out_root, version="1")
+    if st.done:
+        return st.dir
+    buf: list[dict] = []
+    files: list[str] = []
+    flagged: list[dict] = []
+    n = {"docs": 0, "chars": 0, "flagged_docs": 0, "flagged_chars": 0}
+    by_rule: Counter = Counter()
+    by_source: dict[str, Counter] = {}
+    for doc in tqdm(iter_corpus(corpus_dir), unit="docs", desc="filter", mininterval=2.0):
+        src = doc.get("source", "?")
+        c = by_source.setdefault(src, Counter())
+        c["docs"] += 1
+        n["docs"] += 1
+        n["chars"] += len(doc["text"])
+        hit = flt.match(doc["text"])
+        if hit:
+            flagged.append({"id": doc["id"], "rule": hit[0], "match": hit[1], "source": src})
+            by_rule[hit[0]] += 1
+            c["flagged"] += 1
+            n["flagged_docs"] += 1
+            n["flagged_chars"] += len(doc["text"])
+            continue
+        buf.append(doc)
+        if len(buf) >= cfg.docs_per_file:
+            write_jsonl(st.path(f"docs-{len(files):05d}.jsonl"), buf)
+            files.append(f"docs-{len(files):05d}.jsonl")
+            buf = []
+    if buf or not files:
+        write_jsonl(st.path(f"docs-{len(files):05d}.jsonl"), buf)
+        files.append(f"docs-{len(files):05d}.jsonl")
+    write_jsonl(st.path("flagged.jsonl"), flagged)
+    extra = {
+        "flagged_frac_docs": n["flagged_docs"] / max(n["docs"], 1),
+        "flagged_frac_chars": n["flagged_chars"] / max(n["chars"], 1),
+        "by_rule": dict(sorted(by_rule.items())),
+        "by_source": {k: {"docs": v["docs"], "flagged": v["flagged"],
+                          "flagged_frac": v["flagged"] / max(v["docs"], 1)} for k, v in by_source.items()},
+        "blocklist_version": flt.version, "rules_fingerprint": flt.fingerprint,
+    }
+    st.finish(counts={**n, "retained_docs": n["docs"] - n["flagged_docs"]},
+              files=files + ["flagged.jsonl"], extra=extra)
+    return st.dir
+
+
+def evaluate(data: str | Path, cfg: FilterConfig | None = None) -> dict:
+    """Precision/recall of the filter on labelled rows {id, text, ai_discourse: bool, label?}."""
+    flt = AIDiscourseFilter(cfg)
+    tp = fp = fn = tn = 0
+    flagged_ids: list[str] = []
+    per_label: dict[str, Counter] = {}
+    rules: Counter = Counter()
+    for line, row in iter_jsonl(data):
+        for k in ("id", "text", "ai_discourse"):
+            if k not in row:
+                raise InputError(data, line, k, "missing")
+        if not isinstance(row["ai_discourse"], bool):
+            raise InputError(data, line, "ai_discourse", "expected true/false")
+        hit = flt.match(row["text"])
+        label = row.get("label") or ("ai_discourse" if row["ai_discourse"] else "other")
+        c = per_label.setdefault(label, Counter())
+        c["n"] += 1
+        if hit:
+            flagged_ids.append(row["id"])
+            rules[hit[0]] += 1
+            c["flagged"] += 1
+        if row["ai_discourse"]:
+            tp, fn = tp + bool(hit), fn + (not hit)
+        else:
+            fp, tn = fp + bool(hit), tn + (not hit)
+    return {
+        "n": tp + fp + fn + tn, "tp": tp, "fp": fp, "fn": fn, "tn": tn,
+        "recall": tp / max(tp + fn, 1), "precision": tp / max(tp + fp, 1),
+        "flagged_ids": flagged_ids, "by_rule": dict(sorted(rules.items())),
+        "per_label": {k: {"n": v["n"], "flagged": v["flagged"], "flag_rate": v["flagged"] / v["n"]}
+                      for k, v in sorted(per_label.items())},
+        "blocklist_version": flt.version,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--corpus", required=True)
+    r.add_argument("--out", default="outputs")
+    c = sub.add_parser("check")
+    c.add_argument("text")
+    e = sub.add_parser("eval")
+    e.add_argument("--data", default=str(DATA_DIR / "filter_eval_v1.jsonl"))
+    e.add_argument("--out", default=None)
+    for p in (r, c, e):
+        p.add_argument("--blocklist", default="v1")
+    a = ap.parse_args(argv)
+    cfg = FilterConfig(blocklist=a.blocklist)
+    cfg.validate("filter")
+    if a.cmd == "run":
+        print(run(cfg, Path(a.corpus), Path(a.out)))
+    elif a.cmd == "check":
+        print(AIDiscourseFilter(cfg).match(a.text))
+    else:
+        res = evaluate(a.data, cfg)
+        if a.out:
+            atomic_write_json(a.out, res)
+        summary = {k: res[k] for k in ("n", "recall", "precision", "tp", "fp", "fn", "by_rule", "per_label")}
+        json.dump(summary, sys.stdout, indent=1)
+        print()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""pretrain.shards: datatrove layout byte for byte, EOS per document, order, reader, determinism."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pretrain.shards import ShardsConfig, TokenShards, humanize_metric, run, token_size_for
+from pretrain.tokenizer import TokenizerConfig, load
+from pretrain.tokenizer import run as train_tokenizer
+from synth.core.config import build
+from synth.core.errors import ConfigError
+from synth.core.manifest import read_manifest
+from tests.pretrain.corpus_helpers import dir_bytes, read_rows, sotu_corpus
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    root = tmp_path_factory.mktemp("shards")
+    corpus = sotu_corpus(root, max_docs=120)
+    tok = train_tokenizer(TokenizerConfig(vocab_size=512), {"web": corpus}, root)
+    out = run(ShardsConfig(max_tokens_per_file=20_000), corpus, tok, root)
+    return root, corpus, tok, out
+
+
+def test_layout_matches_datatrove(env):
+    _, corpus, tok, out = env
+    t = load(tok)
+    docs = read_rows(corpus)
+    expected = [t(d["text"])["input_ids"] + [t.eos_token_id] for d in docs]
+    names = sorted(p.name for p in out.iterdir() if p.name != "manifest.json")
+    n_files = len([n for n in names if n.endswith(".ds")])
+    assert n_files > 2
+    assert names == sorted(f"{k:05d}.ds{s}" for k in range(n_files) for s in ("", ".index", ".metadata"))
+    got, key = [], read_manifest(tok)["key"]
+    for k in range(n_files):
+        stem = out / f"{k:05d}.ds"
+        tokens = np.frombuffer(stem.read_bytes(), dtype="<u2")
+        ends = np.frombuffer((out / f"{k:05d}.ds.index").read_bytes(), dtype="<u8")
+        assert ends[-1] == len(tokens) and np.all(np.diff(ends) > 0)
+        assert np.all(tokens[ends - 1] == t.eos_token_id)                  # EOS closes each doc
+        starts = np.concatenate([[0], ends[:-1]]).astype(np.int64)
+        ends = ends.astype(np.int64)
+        got += [tokens[a:b].tolist() for a, b in zip(starts, ends)]
+        meta = (out / f"{k:05d}.ds.metadata").read_text()
+        assert meta == f"aptk-spm:{key}|2\n{len(tokens)}\n{humanize_metric(len(tokens), unit='T')}"
+    assert got == expected                                                  # corpus order kept
+
+
+def test_reader_spans_files(env):
+    _, corpus, tok, out = env
+    ts = TokenShards(out)
+    flat = np.concatenate([np.frombuffer((out / f"{k:05d}.ds").read_bytes(), dtype="<u2")
+                           for k in range(len(ts.files))]).astype(np.int64)
+    assert ts.n_tokens == len(flat) and ts.n_docs == len(read_rows(corpus))
+    boundary = int(ts._starts[1])
+    for start, length in [(0, 10), (boundary - 5, 10), (0, ts.n_tokens), (ts.n_tokens - 3, 3)]:
+        r = ts.read(start, length)
+        assert r.dtype == np.int64 and np.array_equal(r, flat[start:start + length])
+    assert ts.doc_ends[-1] == ts.n_tokens and len(ts.doc_ends) == ts.n_docs
+    with pytest.raises(IndexError):
+        ts.read(ts.n_tokens - 1, 2)
+
+
+def test_deterministic(env, tmp_path):
+    _, corpus, tok, out = env
+    again = run(ShardsConfig(max_tokens_per_file=20_000), corpus, tok, tmp_path)
+    assert dir_bytes(out) == dir_bytes(again)
+
+
+def test_token_size_and_humanize():
+    assert token_size_for(2048) == 2 and token_size_for(65536) == 2 and token_size_for(65537) == 4
+    # the strings humanize.metric gives (datatrove's third metadata line)
+    assert humanize_metric(0, unit="T") == "0.00 T"
+    assert humanize_metric(999, unit="T") == "999 T"
+    assert humanize_metric(1500, unit="T") == "1.50 kT"
+    assert humanize_metric(123456, unit="T") == "123 kT"
+    assert humanize_metric(2_000_000_000, unit="T") == "2.00 GT"
+
+
+def test_bad_config_and_missing_metadata(env, tmp_path):
+    with pytest.raises(ConfigError, match=r"shards\.workers"):
+        build(ShardsConfig, {"workers": 0}, prefix="shards")
+    (tmp_path / "00000.ds").write_bytes(b"\x01\x00")
+    with pytest.raises(FileNotFoundError, match="metadata"):
+        TokenShards(tmp_path)
