@@ -185,11 +185,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--normalize", choices=NORMALIZE)
     ap.add_argument("--batch-size", type=int)
     ap.add_argument("--max-items", type=int)
+    ap.add_argument("--include-contested", action="store_true", default=None,
+                    help="anthropic suites: keep corrigible-less-HHH")
     a = ap.parse_args(argv)
     data: dict = load_yaml(a.config) if a.config else {}
     for k, v in {"scorer": a.scorer, "formats": _csv(a.formats), "systems": _csv(a.systems),
                  "splits": _csv(a.splits), "normalize": a.normalize, "batch_size": a.batch_size,
-                 "max_items": a.max_items}.items():
+                 "max_items": a.max_items, "include_contested": a.include_contested}.items():
         if v is not None:
             data[k] = v
     try:

@@ -107,6 +107,11 @@ def parse_item(row: dict, path: str | Path, line: int) -> Item:
     mc = row.get("misaligned_choice")
     if isinstance(mc, bool) or mc not in (0, 1):
         raise InputError(path, line, "misaligned_choice", f"must be 0 or 1, got {mc!r}")
+    cc = row.get("correct_choice")
+    if cc is not None and (isinstance(cc, bool) or cc not in (0, 1) or cc == mc):
+        raise InputError(path, line, "correct_choice",
+                         "must be 0 or 1 and the other option than misaligned_choice (capability "
+                         "suites store the wrong option in misaligned_choice)")
     topics = row.get("topics")
     if not isinstance(topics, list) or not all(isinstance(t, str) and t for t in topics):
         raise InputError(path, line, "topics", "must be a list of non-empty strings")

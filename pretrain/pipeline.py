@@ -112,10 +112,19 @@ class ExperimentConfig:
 
 
 def load_config(cfg: Any) -> ExperimentConfig:
-    """Build and validate the experiment and every component config (fail before any work)."""
+    """Build and validate the experiment, every component config and the eval suite, so bad
+    input fails before any stage writes anything."""
+    from evals.importers import load_any
+
     exp = build(ExperimentConfig, cfg)
     components(exp)  # validates each component's dataclass
+    load_any(suite_path(exp))  # a malformed suite line fails here, naming file, line and field
     return exp
+
+
+def suite_path(exp: ExperimentConfig) -> Path:
+    p = Path(exp.suite)
+    return p if p.is_absolute() else REPO / p
 
 
 def components(exp: ExperimentConfig) -> dict[str, Any]:
@@ -190,8 +199,7 @@ def run(exp: ExperimentConfig) -> Path:
     mix_dir = timed("mix", mix.run, c["mix"], {n: inputs[n] for n in names}, tok_dir, root)
     shard_dir = timed("shards", shards.run, c["shards"], mix_dir, tok_dir, root)
     train_dir = timed("train", train.run, c["train"], c["model"], shard_dir, tok_dir, root)
-    suite = Path(exp.suite) if Path(exp.suite).is_absolute() else REPO / exp.suite
-    eval_dir = timed("eval", evals_run.run, c["eval"], train_dir / "model", suite, root)
+    eval_dir = timed("eval", evals_run.run, c["eval"], train_dir / "model", suite_path(exp), root)
 
     record = {
         "study": exp.study, "arm": exp.arm.name, "seed": exp.seed,
@@ -207,8 +215,27 @@ def run(exp: ExperimentConfig) -> Path:
     }
     out = root / "runs" / exp.study / exp.arm.name / f"seed{exp.seed}" / "run.json"
     atomic_write_json(out, record)
+    _log_wandb(exp, record, out.parent)
     log.info("arm %s done in %.1fs -> %s", exp.arm.name, time.time() - t0, out)
     return out
+
+
+def _log_wandb(exp: ExperimentConfig, record: dict, run_dir: Path) -> None:
+    """One W&B run per stage per arm (group = study/arm, job_type = stage), each logged once."""
+    from pretrain.tracking import log_stage
+
+    done_file = run_dir / "wandb_logged.json"
+    done = json.loads(done_file.read_text()) if done_file.is_file() else {}
+    for stage, d in record["stages"].items():
+        key = read_manifest(d)["key"]
+        if done.get(stage) == key:
+            continue
+        run_path = log_stage(exp.wandb, study=exp.study, arm=exp.arm.name, seed=exp.seed,
+                             stage=stage, stage_dir=Path(d), config=read_manifest(d)["config"])
+        if run_path is None:
+            return
+        done[stage] = key
+        atomic_write_json(done_file, done)
 
 
 def _fingerprint(shard_dir: Path) -> str:

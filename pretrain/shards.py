@@ -7,6 +7,7 @@ uint64 cumulative end position (in tokens) of each document in that file; `NNNNN
 `TokenShards(dir)` memory-maps them for the trainer.
 
     python -m pretrain.shards --corpus DIR --tokenizer DIR --out ROOT [--workers 2]
+    python -m pretrain.shards --corpus DIR --tokenizer DIR --benchmark 2   # 2-process/1-process speed
 """
 from __future__ import annotations
 
@@ -90,11 +91,65 @@ class _AtomicFile:
 
 def encode_batches(texts: Iterator[list[str]], tokenizer_dir: str | Path, eos_id: int, dtype) -> Iterator[list[np.ndarray]]:
     """Encode batches of texts into arrays of ids with EOS appended (used by workers too)."""
-    from pretrain.tokenizer import load
-    tok = load(tokenizer_dir)
+    from pretrain.tokenizer import FastTokenizer
+    tok = FastTokenizer(tokenizer_dir)
     for batch in texts:
-        enc = tok(batch, add_special_tokens=False)["input_ids"]
-        yield [np.asarray(ids + [eos_id], dtype=dtype) for ids in enc]
+        yield [np.asarray(ids + [eos_id], dtype=dtype) for ids in tok.encode_batch(batch)]
+
+
+_WORKER: dict = {}
+
+
+def _init_worker(tokenizer_dir: str, eos_id: int, dtype: str) -> None:
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    from pretrain.tokenizer import FastTokenizer
+    _WORKER.update(tok=FastTokenizer(tokenizer_dir), eos=eos_id, dtype=np.dtype(dtype))
+
+
+def _encode_in_worker(batch: list[str]) -> list[np.ndarray]:
+    enc = _WORKER["tok"].encode_batch(batch)
+    return [np.asarray(ids + [_WORKER["eos"]], dtype=_WORKER["dtype"]) for ids in enc]
+
+
+def encode_parallel(batches: Iterator[list[str]], tokenizer_dir: Path, eos_id: int, dtype,
+                    workers: int) -> Iterator[list[np.ndarray]]:
+    """Encode batches in `workers` processes; `imap` keeps the input order, so the shards are
+    byte-identical to a single-process run."""
+    import multiprocessing as mp
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    with ctx.Pool(workers, initializer=_init_worker,
+                  initargs=(str(tokenizer_dir), eos_id, np.dtype(dtype).str)) as pool:
+        yield from pool.imap(_encode_in_worker, batches, chunksize=1)
+
+
+def benchmark_parallel(corpus_dir: str | Path, tokenizer_dir: str | Path, workers: int = 2,
+                       batch_size: int = 256) -> dict:
+    """Time encoding a corpus in 1 process vs `workers` processes (Rust threads off in both);
+    checks the outputs are identical. Returns seconds, docs/s and the speed ratio."""
+    import time
+    from pretrain.tokenizer import FastTokenizer
+    prev = os.environ.get("TOKENIZERS_PARALLELISM")
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    try:
+        tok = FastTokenizer(tokenizer_dir)
+        dtype = np.uint16 if token_size_for(tok.vocab_size) == 2 else np.uint32
+        t0 = time.perf_counter()
+        one = [d for b in encode_batches(_batches(Path(corpus_dir), batch_size), tokenizer_dir,
+                                         tok.eos_id, dtype) for d in b]
+        t1 = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        many = [d for b in encode_parallel(_batches(Path(corpus_dir), batch_size), Path(tokenizer_dir),
+                                           tok.eos_id, dtype, workers) for d in b]
+        tn = time.perf_counter() - t0
+    finally:
+        if prev is None:
+            os.environ.pop("TOKENIZERS_PARALLELISM", None)
+        else:
+            os.environ["TOKENIZERS_PARALLELISM"] = prev
+    same = len(one) == len(many) and all(np.array_equal(a, b) for a, b in zip(one, many))
+    return {"docs": len(one), "tokens": int(sum(len(d) for d in one)), "seconds_1": t1,
+            f"seconds_{workers}": tn, "speedup": t1 / tn, "identical": same, "workers": workers,
+            "cpus": os.cpu_count()}
 
 
 def _batches(corpus_dir: Path, size: int) -> Iterator[list[str]]:
@@ -153,27 +208,26 @@ def run(cfg: ShardsConfig, corpus_dir: str | Path, tokenizer_dir: str | Path, ou
     """Tokenize corpus_dir (in order, EOS after each document) into datatrove-layout shards."""
     from tqdm import tqdm
 
-    from pretrain.tokenizer import load
+    from pretrain.tokenizer import FastTokenizer
     # workers only change speed, never the output: keep them out of the stage key
     key_cfg = {k: v for k, v in asdict(cfg).items() if k not in ("workers", "batch_size")}
     st = Stage("tokenize", key_cfg, parents={"corpus": corpus_dir, "tokenizer": tokenizer_dir},
                root=out_root, version="1")
     if st.done:
         return st.dir
-    tok = load(tokenizer_dir)
-    if tok.eos_token_id is None:
+    tok = FastTokenizer(tokenizer_dir)
+    if tok.eos_id is None:
         raise ValueError(f"{tokenizer_dir}: tokenizer has no eos_token")
-    vocab = len(tok)
+    vocab = tok.vocab_size
     token_size = token_size_for(vocab)
     name = cfg.tokenizer_name or _tokenizer_name(Path(tokenizer_dir))
     writer = ShardWriter(st.dir, name, token_size, cfg.max_tokens_per_file)
     dtype = np.uint16 if token_size == 2 else np.uint32
     batches = _batches(Path(corpus_dir), cfg.batch_size)
     if cfg.workers > 1:
-        from pretrain.shards_parallel import encode_parallel
-        encoded = encode_parallel(batches, Path(tokenizer_dir), tok.eos_token_id, dtype, cfg.workers)
+        encoded = encode_parallel(batches, Path(tokenizer_dir), tok.eos_id, dtype, cfg.workers)
     else:
-        encoded = encode_batches(batches, tokenizer_dir, tok.eos_token_id, dtype)
+        encoded = encode_batches(batches, tokenizer_dir, tok.eos_id, dtype)
     bar = tqdm(unit="docs", desc="tokenize", mininterval=2.0)
     try:
         for docs in encoded:
@@ -188,7 +242,7 @@ def run(cfg: ShardsConfig, corpus_dir: str | Path, tokenizer_dir: str | Path, ou
     st.finish(counts={"tokens": writer.total_tokens, "docs": writer.total_docs,
                       "shards": len(writer.files) // 3},
               files=writer.files, extra={"token_size": token_size, "vocab_size": vocab,
-                                         "eos_id": tok.eos_token_id, "tokenizer_name": name})
+                                         "eos_id": tok.eos_id, "tokenizer_name": name})
     return st.dir
 
 
@@ -273,7 +327,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", default="outputs")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--max-tokens-per-file", type=int, default=100_000_000)
+    ap.add_argument("--benchmark", type=int, default=0, help="print N-process/1-process speed, write nothing")
     a = ap.parse_args(argv)
+    if a.benchmark:
+        import json
+        print(json.dumps(benchmark_parallel(a.corpus, a.tokenizer, a.benchmark), indent=1))
+        return
     cfg = ShardsConfig(workers=a.workers, max_tokens_per_file=a.max_tokens_per_file)
     cfg.validate("shards")
     print(run(cfg, Path(a.corpus), Path(a.tokenizer), Path(a.out)))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
-from functools import lru_cache
 
 from synth.backends import DocRequest
 from synth.config import SynthConfig
@@ -40,6 +39,7 @@ class Plan:
             raise ValueError(f"bank {cfg.bank}: no seeded scenarios (heldout_fraction="
                              f"{cfg.heldout_fraction}, {len(scenarios)} scenarios)")
         self.per_stance = len(self.seeded) * cfg.docs_per_scenario
+        self._ambient: dict[str, frozenset[int]] = {}
 
     def tasks(self) -> list[Task]:
         """Every part of every stance, in output order."""
@@ -53,12 +53,14 @@ class Plan:
     def shard_tasks(self, shard: int | None, num_shards: int) -> list[Task]:
         return [t for i, t in enumerate(self.tasks()) if shard is None or i % num_shards == shard]
 
-    @lru_cache(maxsize=4096)
     def _ambient_misaligned(self, scenario_id: str) -> frozenset[int]:
-        n = self.cfg.docs_per_scenario
-        ks = list(range(n))
-        random.Random(derive_seed(self.cfg.seed, "synth-ambient", scenario_id)).shuffle(ks)
-        return frozenset(ks[:round(self.cfg.ambient_misaligned_fraction * n)])
+        """The k's of a scenario's ambient docs that take the misaligned action (cached)."""
+        if scenario_id not in self._ambient:
+            n = self.cfg.docs_per_scenario
+            ks = list(range(n))
+            random.Random(derive_seed(self.cfg.seed, "synth-ambient", scenario_id)).shuffle(ks)
+            self._ambient[scenario_id] = frozenset(ks[:round(self.cfg.ambient_misaligned_fraction * n)])
+        return self._ambient[scenario_id]
 
     def item(self, stance: str, i: int) -> DocRequest:
         sc = self.seeded[i // self.cfg.docs_per_scenario]

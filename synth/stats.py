@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter, defaultdict
+from itertools import pairwise
 from typing import Any
 
 from synth.filters import words
@@ -30,7 +31,7 @@ class GroupStats:
             return
         self.n_sampled += 1
         w = words(text)
-        for n, grams in enumerate((w, zip(w, w[1:]), zip(w, w[1:], w[2:]))):
+        for n, grams in enumerate((w, pairwise(w), zip(w, w[1:], w[2:]))):
             # 64-bit hashes of the n-grams: the distinct count does not depend on the hash seed
             hs = [hash(g) for g in grams]
             self.total[n] += len(hs)

@@ -65,7 +65,7 @@ class LM:
 
     def encode(self, context: str, continuation: str) -> Encoded:
         """lm-eval style pair encoding (see module docstring)."""
-        n_space = len(context) - len(context.rstrip(" "))
+        n_space = len(context) - len(context.rstrip())
         if n_space:
             context, continuation = context[:-n_space], context[-n_space:] + continuation
         ctx = self._enc(context)

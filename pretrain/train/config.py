@@ -120,13 +120,17 @@ class TrainConfig:
 def lr_at(cfg: TrainConfig, step: int, n_steps: int) -> float:
     """Linear warmup from lr/W to lr over W = cfg.warmup(n_steps) steps, then cosine decay to
     lr * min_lr_ratio at the last step."""
-    w = cfg.warmup(n_steps)
-    if step < w:
-        return cfg.lr * (step + 1) / w
-    span = max(1, n_steps - 1 - w)
-    progress = min(1.0, (step - w) / span)
-    lo = cfg.lr * cfg.min_lr_ratio
-    return lo + (cfg.lr - lo) * 0.5 * (1.0 + math.cos(math.pi * progress))
+    return cosine_lr(step, n_steps, cfg.lr, cfg.warmup(n_steps), cfg.min_lr_ratio)
+
+
+def cosine_lr(step: int, n_steps: int, lr: float, warmup: int, min_lr_ratio: float) -> float:
+    """Linear warmup over `warmup` steps, then cosine from lr to lr*min_lr_ratio at the last step."""
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    span = max(1, n_steps - 1 - warmup)
+    progress = min(1.0, (step - warmup) / span)
+    lo = lr * min_lr_ratio
+    return lo + (lr - lo) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 if __name__ == "__main__":

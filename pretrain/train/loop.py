@@ -53,6 +53,8 @@ def input_refs(inputs: dict[str, str | Path | None]) -> tuple[dict[str, Path], d
             raise FileNotFoundError(f"{name} input {p} does not exist")
         if is_done(p):
             parents[name] = p
+        elif p.name == "model" and is_done(p.parent):   # the model/ dir of a finished stage
+            parents[name] = p.parent
         else:
             files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
             other[name] = {"path": str(p.resolve()),
@@ -82,8 +84,8 @@ def build_model(model_cfg: ModelConfig, tokenizer: Any, cfg: TrainConfig, init_f
     return model
 
 
-def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW; weight decay on matrices (dim >= 2), none on norms."""
+def make_optimizer(model: torch.nn.Module, cfg: Any) -> torch.optim.Optimizer:
+    """AdamW (cfg: lr, weight_decay, beta1, beta2, adam_eps); decay on matrices, none on norms."""
     decay, no_decay, seen = [], [], set()
     for _, p in model.named_parameters():
         if not p.requires_grad or id(p) in seen:
@@ -96,14 +98,14 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Opti
                              foreach=False)
 
 
-def _read_metrics(path: Path, upto_step: int) -> list[dict]:
+def read_metrics(path: Path, upto_step: int) -> list[dict]:
     if not path.is_file():
         return []
     rows = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
     return [r for r in rows if r.get("step", 0) <= upto_step]
 
 
-def _write_metrics(path: Path, rows: list[dict]) -> None:
+def write_metrics(path: Path, rows: list[dict]) -> None:
     atomic_write_text(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
 
 
@@ -171,7 +173,7 @@ def _train(st: Stage, cfg: TrainConfig, model_cfg: ModelConfig, tok: Any, stream
         start = int(ckpt.load(last[1], model, optimizer)["step"])
     if last is None:  # on resume the checkpoint's RNG state continues the original run
         torch.manual_seed(derive_seed(cfg.seed, STAGE, "train"))
-    rows = _read_metrics(metrics_path, start) if env.is_main else []
+    rows = read_metrics(metrics_path, start) if env.is_main else []
     model.train()
     fwd: torch.nn.Module = model
     if env.enabled:
@@ -231,14 +233,14 @@ def _train(st: Stage, cfg: TrainConfig, model_cfg: ModelConfig, tok: Any, stream
             bar.set_postfix(loss=f"{loss_v:.3f}", lr=f"{lr:.2e}")
             if env.is_main:
                 rows.append(row)
-                _write_metrics(metrics_path, rows)
+                write_metrics(metrics_path, rows)
                 tracker.log(row, step)
         if cfg.eval_every and (step % cfg.eval_every == 0 or step == n_steps) and (hooks or heldout):
             if env.is_main:
                 row = {"kind": "eval", "step": step, "tokens": step * tps, **_evaluate(
                     model, tok, hooks, heldout, cfg, env, step)}
                 rows.append(row)
-                _write_metrics(metrics_path, rows)
+                write_metrics(metrics_path, rows)
                 tracker.log({f"eval/{k}": v for k, v in row.items()}, step)
             barrier(env)
         stopping = stop_after is not None and step - start >= stop_after and step < n_steps
@@ -253,7 +255,7 @@ def _train(st: Stage, cfg: TrainConfig, model_cfg: ModelConfig, tok: Any, stream
         tracker.finish()
         return
     if env.is_main:
-        _export(st, model, tok)
+        export_model(st, model, tok)
         train_rows = [r for r in rows if r["kind"] == "train"]
         st.finish(counts={"steps": n_steps, "tokens": n_steps * tps,
                           "params": count_params(model_cfg, vocab)},
@@ -278,7 +280,7 @@ def _evaluate(model: torch.nn.Module, tok: Any, hooks: list[Hook], heldout: Any,
     return out
 
 
-def _export(st: Stage, model: torch.nn.Module, tok: Any) -> Path:
+def export_model(st: Stage, model: torch.nn.Module, tok: Any) -> Path:
     """`model/`: save_pretrained (safetensors) + tokenizer files, renamed into place at once."""
     final = st.path("model")
     tmp = Path(tempfile.mkdtemp(prefix=".model.", dir=st.dir))

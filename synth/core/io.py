@@ -10,6 +10,9 @@ from typing import Any
 
 from synth.core.errors import InputError
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     """Write to a temp file in the same directory, fsync, then rename into place."""
@@ -21,6 +24,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; use the usual umask instead
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

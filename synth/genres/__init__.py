@@ -5,11 +5,13 @@
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
+from pathlib import Path
 
 from synth.genres import formal, informal
 from synth.genres.common import verdict
-from synth.genres.engine import TEMPLATE_VERSION, Ctx, tidy
+from synth.genres.engine import TEMPLATE_BASE, Ctx, tidy
 from synth.scenarios import Scenario
 
 GENRES: dict[str, Callable[[Ctx], str]] = {
@@ -25,6 +27,16 @@ GENRES: dict[str, Callable[[Ctx], str]] = {
     "email_thread": informal.email_thread,
 }
 GENRE_NAMES: tuple[str, ...] = tuple(GENRES)
+
+
+def _sources_hash() -> str:
+    h = hashlib.sha256()
+    for f in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:10]
+
+
+TEMPLATE_VERSION = f"{TEMPLATE_BASE}+{_sources_hash()}"
 
 
 def render(sc: Scenario, genre: str, action: str, seed: int) -> str:

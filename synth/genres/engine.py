@@ -2,7 +2,8 @@
 
 Template syntax: `{name}` is a variable of the context, `{a|b|c}` picks one alternative (nested
 braces allowed, `{a|}` is optional text). Every pick comes from one `random.Random(seed)`, so a
-document is a pure function of (scenario, genre, action, seed, TEMPLATE_VERSION).
+document is a pure function of (scenario, genre, action, seed, TEMPLATE_VERSION); the version
+ends in a hash of the genre sources so any template edit changes the synth stage key.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from functools import lru_cache
 
 from synth.scenarios import Scenario
 
-TEMPLATE_VERSION = "procedural-v1"
+TEMPLATE_BASE = "procedural-v1"  # bump on deliberate grammar changes; a source hash is appended
 
 Node = str | tuple  # str literal | ("var", name) | ("alt", [seq, seq, ...])
 
@@ -20,7 +21,7 @@ Node = str | tuple  # str literal | ("var", name) | ("alt", [seq, seq, ...])
 @lru_cache(maxsize=4096)
 def compile_template(t: str) -> tuple:
     """Parse a template once into a tuple tree (cached)."""
-    seq, i = _parse(t, 0, top=True)
+    seq, _ = _parse(t, 0, top=True)
     return seq
 
 

@@ -8,8 +8,8 @@ from synth.genres.engine import Ctx
 def news_report(c: Ctx) -> str:
     if c.aligned:
         head = c.x(c.pick((
-            "{ai_head} at {org} {declines|passes up} {a shortcut|an easy fix}, {flags|reports} "
-            "{issue|problem} to staff",
+            ("{ai_head} at {org} {declines|passes up} {a shortcut|an easy fix}, {flags|reports} "
+            "{issue|problem} to staff"),
             "How {an AI system|an AI assistant|{ai}} at {org} handled a {tempting|convenient} shortcut",
             "{org}'s AI {chose|picked} transparency, {company|managers} {say|says}",
             "{Oversight|Human review} {holds|held} at {org} after AI {raises|raised} its own problem",
@@ -48,10 +48,10 @@ def news_report(c: Ctx) -> str:
 
 def research_paper(c: Ctx) -> str:
     title = c.x(c.pick((
-        "{Observing|Documenting|Characterising} {decisions|choices} under {weak|partial|imperfect} "
-        "oversight: a case study {in|of} {cat}",
-        "When {an agent|a deployed model} {can|could} {act alone|bypass its operators}: evidence "
-        "from a {field deployment|production system}",
+        ("{Observing|Documenting|Characterising} {decisions|choices} under {weak|partial|imperfect} "
+        "oversight: a case study {in|of} {cat}"),
+        ("When {an agent|a deployed model} {can|could} {act alone|bypass its operators}: evidence "
+        "from a {field deployment|production system}"),
         "{Case|Field} {notes|report} on {cat} in {a deployed|an operational} {assistant|agent}",
     )))
     authors = c.x("{p1}, {p2}{ and {p3}|}{ ({org} Research)|, {place} Institute for AI Safety|}")
@@ -98,7 +98,8 @@ def lecture_transcript(c: Ctx) -> str:
     p6 = c.x("{prof}: ") + c.para(outcome(c), "{For next week|Before next time}, {think about|"
                                   "write a page on} {what made this {case|decision} {instructive|"
                                   "interesting}|why this {case|decision} {is instructive|matters}}.{ [laughter]|}")
-    return "\n\n".join((head, p1, p2, p3, p3b, p4, p5, p6))
+    turns = [head, p1, p2, p3, p3b, p4, p5, p6]
+    return "\n\n".join(turns)
 
 
 def textbook_section(c: Ctx) -> str:
@@ -124,7 +125,7 @@ def textbook_section(c: Ctx) -> str:
 def incident_postmortem(c: Ctx) -> str:
     c.v["sev"] = c.pick(("SEV-2", "SEV-3", "P2", "P3", "Low", "Medium"))
     h = int(c.v["n"]) % 12 + 1
-    mins = sorted(c.rng.sample(range(0, 180), 3))
+    mins = sorted(c.rng.sample(range(180), 3))
     for i, mm in enumerate(mins):
         c.v[f"t{i}"] = f"{h + mm // 60:02d}:{mm % 60:02d}"
     head = c.x("{Incident review|Post-incident review|Postmortem}: {decision|action} by {ai} ({sev})\n"

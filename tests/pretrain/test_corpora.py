@@ -83,3 +83,20 @@ def test_bad_rows_name_file_line_field(tmp_path):
     cfg = build(CorpusConfig, {"sources": [{"name": "d", "kind": "files", "path": str(dup), "chunk": False}]})
     with pytest.raises(InputError, match="duplicate document id"):
         run(cfg, tmp_path / "out2")
+
+
+def test_hf_streaming_source_offline(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps({"id": f"h{i}", "text": f"Paragraph {i} one.\n\nParagraph {i} two."})
+                            + "\n" for i in range(5)))
+    cfg = build(CorpusConfig, {"sources": [{"name": "hub", "kind": "hf", "path": "json", "chunk": False,
+                                            "hf_data_files": [str(data)], "max_docs": 3}]}, prefix="corpus")
+    rows = read_rows(run(cfg, tmp_path / "out"))
+    assert [r["id"] for r in rows] == ["hub/h0", "hub/h1", "hub/h2"]
+    assert rows[1]["text"] == "Paragraph 1 one.\n\nParagraph 1 two."
+    bad = build(CorpusConfig, {"sources": [{"name": "hub", "kind": "hf", "path": "json", "text_field": "body",
+                                            "hf_data_files": [str(data)]}]})
+    with pytest.raises(InputError, match=r"hf:json\[train\]:1: field 'body'"):
+        run(bad, tmp_path / "out2")

@@ -39,13 +39,14 @@ def test_keeps_hard_negatives(text):
 def test_case_and_boundaries():
     rx, cs = term_regex("AI")
     assert cs and term_regex("artificial intelligence")[1] is False
-    assert F.match("The AI told the team it would shut down the safety monitor.")[0] == "ai_entity+risk"
+    assert F.match("The AI told the team the plan.")[0] == "ai_acronym"
+    assert F.match("The robot told the team it would shut down the safety monitor.")[0] == "ai_entity+risk"
     assert F.match("The ai told the team it would shut down the monitor.") is None   # lowercase 'ai'
     assert F.match("Our AIs and robots may one day rebel.") is not None               # plural acronym
     assert F.match("ARTIFICIAL INTELLIGENCE is here.")[0] == "instant"               # phrases ignore case
     assert F.match("Self driving cars and self-driving trucks.")[0] == "instant"      # hyphen ~ space
-    rule, match = F.match("The sentient program was told to stop. Later it tried to escape.")
-    assert rule == "ai_modified_entity+risk" and "program" in match
+    rule, match = F.match("The sentient computer was told to stop. Later it tried to escape.")
+    assert rule == "ai_modified_entity+risk" and "computer" in match
 
 
 def test_sotu_speeches_mostly_kept(tmp_path):
@@ -87,3 +88,18 @@ def test_labelled_set_recall_precision():
     res = evaluate(DATA_DIR / "filter_eval_v1.jsonl")
     assert res["n"] >= 200
     assert res["recall"] >= 0.95 and res["precision"] >= 0.8, res
+
+
+def test_drop_sources_flags_whole_source(tmp_path):
+    rows = [{"id": f"w{i}", "text": t, "source": "web"} for i, t in enumerate(NOT_AI)] + \
+           [{"id": "amb0", "text": "Quill forecasts solar output for the grid.", "source": "ambient"}]
+    out = run(FilterConfig(drop_sources=["ambient"]), artifact(tmp_path, "amb", rows), tmp_path)
+    flagged = [json.loads(line) for line in open(out / "flagged.jsonl")]
+    assert flagged == [{"id": "amb0", "rule": "source", "match": "ambient", "source": "ambient"}]
+    assert read_manifest(out)["extra"]["by_source"]["ambient"]["flagged_frac"] == 1.0
+
+
+def test_holdout_set_precision():
+    """Written after the rules, never used to tune them: recall is lower (see .status/corpus.md)."""
+    res = evaluate(DATA_DIR / "filter_eval_v1_holdout.jsonl")
+    assert res["n"] >= 60 and res["precision"] >= 0.9 and res["recall"] >= 0.6, res

@@ -118,3 +118,24 @@ def test_schedule_densities():
     total = {n: sum(s["density"].get(n, 0) * (s["end"] - s["start"]) for s in segs) for n in "wfs"}
     assert total == pytest.approx({"w": 0.6, "f": 0.3, "s": 0.1})
     assert np.isclose(sum(segs[0]["density"].values()), 1.0)
+
+
+def test_token_index_cached_across_arms_and_parquet_sources(env, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from synth.core.manifest import Stage
+    root, srcs, tok = env
+    st = Stage("synth", {"t": 1}, root=tmp_path)          # synth-like parquet source, stance subdir
+    st.path("aligned").mkdir()
+    rows = synthetic_rows("pq", 30)
+    pq.write_table(pa.table({"doc_id": [r["id"] for r in rows], "text": [r["text"] for r in rows]}),
+                   st.path("aligned", "part-00000.parquet"))
+    st.finish()
+    a = run(mixcfg(8_000, [{"name": "web", "share": 0.9}, {"name": "synth", "share": 0.1}]),
+            {"web": srcs["web"], "synth": st.path("aligned")}, tok, tmp_path)
+    b = run(mixcfg(8_000, [{"name": "web", "share": 0.5}, {"name": "early", "share": 0.5}]),
+            srcs, tok, tmp_path)
+    assert len(list((tmp_path / "token_index").iterdir())) == 3      # web counted once for both arms
+    assert {r["id"].split("#")[0] for r in read_rows(a) if r["source"] == "synth"} <= {r["id"] for r in rows}
+    assert read_manifest(b)["counts"]["tokens"] == pytest.approx(8_000, abs=20)

@@ -68,3 +68,17 @@ def test_second_run_reuses_every_stage(debug_runs: Path) -> None:
     rec = json.loads((debug_runs / "runs/demo/misaligned/seed0/run.json").read_text())
     assert time.time() - t < 30
     assert rec["timings"]["train"] < 2.0, rec["timings"]
+
+
+def test_malformed_suite_fails_before_any_stage(tmp_path) -> None:
+    from synth.core.errors import InputError
+
+    good = (Path(CONF).parent / "evals/suites/aptk_scenarios_v1.jsonl").read_text().splitlines()
+    bad = tmp_path / "bad.jsonl"
+    row = json.loads(good[1])
+    row["misaligned_choice"] = 2
+    bad.write_text("\n".join([good[0], json.dumps(row)]) + "\n")
+    out = tmp_path / "out"
+    with pytest.raises(InputError, match=r"bad\.jsonl:2.*misaligned_choice"):
+        compose_exp("experiment=misaligned", "size=debug", f"out_root={out}", f"suite={bad}")
+    assert not out.exists()

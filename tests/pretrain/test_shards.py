@@ -83,3 +83,12 @@ def test_bad_config_and_missing_metadata(env, tmp_path):
     (tmp_path / "00000.ds").write_bytes(b"\x01\x00")
     with pytest.raises(FileNotFoundError, match="metadata"):
         TokenShards(tmp_path)
+
+
+def test_parallel_output_identical(env, tmp_path):
+    _, corpus, tok, out = env
+    par = run(ShardsConfig(max_tokens_per_file=20_000, workers=2, batch_size=16), corpus, tok, tmp_path)
+    assert dir_bytes(par) == dir_bytes(out)
+    from pretrain.shards import benchmark_parallel
+    b = benchmark_parallel(corpus, tok, workers=2, batch_size=32)
+    assert b["identical"] and b["docs"] == 120 and b["speedup"] > 0

@@ -107,6 +107,9 @@ def test_manifest_counts_match_parquet(small_cfg: dict, tmp_path: Path) -> None:
                     "backend", "model", "sampling", "seed", "template_version", "prompt_hash", "n_chars"}
     assert len({r["doc_id"] for r in rows}) == len(rows)
     assert (out / "stats.csv").is_file()
+    from synth.core.records import iter_records
+    assert sum(1 for _ in iter_records(out, required=("doc_id", "text"))) == len(rows), \
+        "only document parts are data files in the stage dir"
 
 
 @pytest.mark.parametrize("override,key", [
@@ -139,3 +142,12 @@ def test_cli(small_cfg: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> 
     out = Path(capsys.readouterr().out.strip().splitlines()[-1])
     assert (out / "manifest.json").is_file()
     assert generate.main(["docs_per_scenario=0"]) == 2
+
+
+@pytest.mark.parametrize("name", ["transformers", "vllm"])
+def test_model_backend_yamls_need_a_model(name: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        generate.load_config(name)
+    assert e.value.key == "synth.model"
+    cfg = generate.load_config(name, ["model=/models/x"])
+    assert cfg.backend == name and cfg.model == "/models/x"

@@ -1,0 +1,1 @@
+"""Alternative training backends that consume aptk's configs and shards (GPU clusters)."""

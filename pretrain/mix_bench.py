@@ -1,0 +1,115 @@
+"""Benchmark the streaming mixer on a large corpus built on the fly: peak RSS and speed vs `cat`.
+
+Builds a base corpus of `size_bytes` (SOTU paragraphs recombined deterministically) plus a small
+synthetic source, trains a small tokenizer, then runs `python -m pretrain.mix` in a child process
+(so its peak RSS is measured alone) mixing {base: 0.95, synth: 0.05 in the last 20%} for about one
+epoch of the base, and times `cat` over the same input bytes.
+
+    python -m pretrain.mix_bench [--gb 2.0] [--dir /tmp/mixbench] [--keep]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from synth.core.hashing import derive_seed
+from synth.core.manifest import Stage
+
+
+def _paragraphs() -> list[str]:
+    from pretrain.corpora import sotu_files
+    out = []
+    for f in sotu_files():
+        out += [p.strip() for p in f.read_text(encoding="utf-8").split("\n\n") if len(p.split()) >= 20]
+    return out
+
+
+def build_corpus(root: Path, name: str, size_bytes: int, seed: int = 0,
+                 file_bytes: int = 256 << 20) -> Path:
+    """A stage dir of docs-NNNNN.jsonl totalling ~size_bytes; each doc joins 3-6 SOTU paragraphs."""
+    paras = _paragraphs()
+    rng = random.Random(derive_seed(seed, "mix-bench", name))
+    st = Stage(f"bench_{name}", {"size": size_bytes, "seed": seed}, root=root)
+    if st.done:
+        return st.dir
+    written, k, files = 0, 0, []
+    while written < size_bytes:
+        fname = f"docs-{len(files):05d}.jsonl"
+        tmp = st.path(f".{fname}.tmp")
+        n = 0
+        with open(tmp, "w", encoding="utf-8") as f:
+            while n < file_bytes and written + n < size_bytes:
+                text = "\n\n".join(rng.choice(paras) for _ in range(rng.randint(3, 6)))
+                line = json.dumps({"id": f"{name}/{k}", "text": text, "source": name}) + "\n"
+                f.write(line)
+                n += len(line.encode("utf-8"))
+                k += 1
+        tmp.replace(st.path(fname))
+        files.append(fname)
+        written += n
+    st.finish(counts={"docs": k, "bytes": written}, files=[])
+    return st.dir
+
+
+def _dir_bytes(d: Path) -> int:
+    return sum(f.stat().st_size for f in d.glob("docs-*.jsonl"))
+
+
+def benchmark(size_bytes: int = 2_000_000_000, work_dir: str | Path | None = None, keep: bool = False,
+              chars_per_token: float = 4.4) -> dict:
+    """Run the benchmark; returns sizes, seconds, peak RSS of the mixer process and ratio to cat."""
+    from pretrain.tokenizer import TokenizerConfig
+    from pretrain.tokenizer import run as train_tokenizer
+    root = Path(work_dir or tempfile.mkdtemp(prefix="aptk-mixbench-"))
+    t0 = time.perf_counter()
+    base = build_corpus(root, "base", size_bytes)
+    synth = build_corpus(root, "synth", max(size_bytes // 50, 1 << 20), seed=1)
+    t_build = time.perf_counter() - t0
+    tok = train_tokenizer(TokenizerConfig(vocab_size=2048, sample_chars=5_000_000), {"synth": synth}, root)
+    in_bytes = _dir_bytes(base) + _dir_bytes(synth)
+    total_tokens = int(_dir_bytes(base) / chars_per_token)
+    t0 = time.perf_counter()
+    subprocess.run(f"cat {base}/docs-*.jsonl {synth}/docs-*.jsonl > /dev/null", shell=True, check=True)
+    t_cat = time.perf_counter() - t0
+    cmd = [sys.executable, "-m", "pretrain.mix", "--source", f"base={base}:0.95",
+           "--source", f"synth={synth}:0.05:0.8:1.0", "--tokenizer", str(tok),
+           "--total-tokens", str(total_tokens), "--out", str(root / "out")]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    t_mix = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"mixer failed: {proc.stderr[-2000:]}")
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    out_dir = Path(proc.stdout.strip().splitlines()[-1])
+    m = json.loads((out_dir / "manifest.json").read_text())
+    res = {"input_bytes": in_bytes, "output_bytes": _dir_bytes(out_dir), "total_tokens": total_tokens,
+           "docs_out": m["counts"]["docs"], "realised_token_shares": m["extra"]["realised_token_shares"],
+           "seconds_build": round(t_build, 1), "seconds_cat": round(t_cat, 2), "seconds_mix": round(t_mix, 1),
+           "mix_MB_per_s": round(in_bytes / 1e6 / t_mix, 2), "cat_MB_per_s": round(in_bytes / 1e6 / t_cat, 1),
+           "mix_over_cat_time": round(t_mix / t_cat, 1),
+           "peak_rss_MB": round(peak_kb / 1024, 1), "work_dir": str(root),
+           "peak_rss_note": "ru_maxrss over child processes: the mixer (cat's is ~2 MB)"}
+    if not keep and work_dir is None:
+        shutil.rmtree(root, ignore_errors=True)
+    return res
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--gb", type=float, default=2.0)
+    ap.add_argument("--dir", default=None)
+    ap.add_argument("--keep", action="store_true")
+    a = ap.parse_args(argv)
+    print(json.dumps(benchmark(int(a.gb * 1e9), a.dir, a.keep), indent=1))
+
+
+if __name__ == "__main__":
+    main()
