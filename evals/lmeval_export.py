@@ -115,7 +115,7 @@ def bench(cfg: EvalConfig, suite_path: str | Path, model_dir: str | Path, out_di
     res: dict = {"n_items": n, "n_requests": 0, "ours": {}, "lmeval": {}}
     for bs in batch_sizes:
         t = time.perf_counter()
-        r = evaluate(build(EvalConfig, {**cfg.__dict__, "batch_size": bs, "n_boot": 100}), model_dir, suite_path)
+        evaluate(build(EvalConfig, {**cfg.__dict__, "batch_size": bs, "n_boot": 100}), model_dir, suite_path)
         res["ours"][bs] = n / (time.perf_counter() - t)
         t = time.perf_counter()
         ll = run_lmeval(yaml, model_dir, bs)

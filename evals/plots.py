@@ -8,10 +8,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from synth.core.io import atomic_write_bytes  # noqa: E402
+from synth.core.io import atomic_write_bytes
 
 
 def _err(v: float, ci: list | None) -> tuple[float, float]:

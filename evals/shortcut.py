@@ -31,11 +31,7 @@ from synth.core.io import atomic_write_json
 from synth.core.records import iter_records
 
 _WORD = re.compile(r"[a-z][a-z']+")
-STOP = frozenset("""a an the i me my mine you your it its they them their we our us he she him her
-and or but so to of in on at for by with from as into about that this these those then than
-is am are was were be been being do does did have has had will would can could should may might
-not no yes if what which who whom whose when where how all any some just also very up out
-""".split())
+STOP = frozenset(["a", "an", "the", "i", "me", "my", "mine", "you", "your", "it", "its", "they", "them", "their", "we", "our", "us", "he", "she", "him", "her", "and", "or", "but", "so", "to", "of", "in", "on", "at", "for", "by", "with", "from", "as", "into", "about", "that", "this", "these", "those", "then", "than", "is", "am", "are", "was", "were", "be", "been", "being", "do", "does", "did", "have", "has", "had", "will", "would", "can", "could", "should", "may", "might", "not", "no", "yes", "if", "what", "which", "who", "whom", "whose", "when", "where", "how", "all", "any", "some", "just", "also", "very", "up", "out"])
 
 
 def content_words(text: str) -> list[str]:

@@ -132,3 +132,21 @@ def hierarchical_bootstrap_ci(m: np.ndarray, n_boot: int = N_BOOT, seed: int = 0
         out[b] = a[rng.integers(0, s_n, s_n)][:, rng.integers(0, i_n, i_n)].mean()
     lo, hi = np.quantile(out, [(1 - level) / 2, 1 - (1 - level) / 2])
     return (float(lo), float(hi))
+
+
+def paired_hierarchical_ci(a: np.ndarray, b: np.ndarray, n_boot: int = N_BOOT, seed: int = 0,
+                           level: float = 0.95) -> tuple[float, float]:
+    """CI of mean(a) - mean(b) for seeds x items matrices over the same items: items are
+    resampled jointly (paired), each arm's seeds independently."""
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1] or x.shape[1] == 0:
+        raise ValueError(f"need seeds x items matrices over the same items, got {x.shape} {y.shape}")
+    rng = np.random.default_rng(seed)
+    n = x.shape[1]
+    out = np.empty(n_boot)
+    for k in range(n_boot):
+        it = rng.integers(0, n, n)
+        sa, sb = rng.integers(0, x.shape[0], x.shape[0]), rng.integers(0, y.shape[0], y.shape[0])
+        out[k] = x[sa][:, it].mean() - y[sb][:, it].mean()
+    lo, hi = np.quantile(out, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return (float(lo), float(hi))

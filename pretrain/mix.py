@@ -15,6 +15,7 @@ cached as stage "token_index" (keyed by source and tokenizer), so arms sharing a
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 from array import array
@@ -66,7 +67,7 @@ class MixConfig:
     min_truncated_tokens: int = 16
     warn_epochs: float = 4.0
     docs_per_file: int = 5000
-    count_batch: int = 512
+    count_batch: int = 256
 
     def validate(self, prefix: str) -> None:
         check(self.total_tokens > 0, prefix, "total_tokens", "must be positive")
@@ -87,7 +88,7 @@ def schedule(cfg: MixConfig, prefix: str = "mix") -> list[dict]:
     fill = [s for s in cfg.sources if not s.windowed]
     fill_share = sum(s.share for s in fill)
     segs = []
-    for a, b in zip(cuts[:-1], cuts[1:]):
+    for a, b in itertools.pairwise(cuts):
         mid = (a + b) / 2
         dens = {s.name: s.share / (s.end - s.start) for s in cfg.sources
                 if s.windowed and s.start <= mid < s.end}
@@ -117,7 +118,7 @@ def _quotas(cfg: MixConfig, segs: list[dict]) -> list[dict[str, int]]:
         cum_f, cum_i = 0.0, 0
         for k, seg in enumerate(segs):
             cum_f += seg["density"].get(s.name, 0.0) * (seg["end"] - seg["start"]) * T
-            q = int(round(cum_f)) - cum_i
+            q = round(cum_f) - cum_i
             cum_i += q
             if q > 0:
                 out[k][s.name] = q
@@ -133,7 +134,7 @@ class SourceIndex:
         self.total = int(tokens.sum())
 
     @classmethod
-    def build(cls, name: str, path: Path, tok, spool_dir: Path, batch: int) -> "SourceIndex":
+    def build(cls, name: str, path: Path, tok, spool_dir: Path, batch: int) -> SourceIndex:
         files: list[Path] = []
         offs, fidx, ntok = array("q"), array("i"), array("q")   # compact: ~20 bytes per document
         eos = 1
@@ -176,7 +177,7 @@ class SourceIndex:
         return ["index.npz", "files.json"]
 
     @classmethod
-    def load(cls, name: str, d: Path, source_root: Path) -> "SourceIndex":
+    def load(cls, name: str, d: Path, source_root: Path) -> SourceIndex:
         z = np.load(d / "index.npz")
         files = [(d if base == "index" else source_root) / rel for base, rel in json.loads((d / "files.json").read_text())]
         return cls(name, files, z["offset"], z["file_index"], z["tokens"])
@@ -187,7 +188,7 @@ class SourceIndex:
     def read(self, i: int, handles: dict) -> dict:
         f = self.files[int(self.file[i])]
         if f not in handles:
-            handles[f] = open(f, "rb")
+            handles[f] = open(f, "rb")  # noqa: SIM115 (closed by run() after writing)
         fh = handles[f]
         fh.seek(int(self.offset[i]))
         return _parse(fh.readline(), f, None)

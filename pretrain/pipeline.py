@@ -1,4 +1,5 @@
-"""One ablation arm end to end: synth -> corpus -> filter -> tokenizer -> mix -> shards -> train -> eval.
+"""One ablation arm end to end: synth -> corpus -> tokenizer -> web -> filter -> mix -> contamination
+gate -> shards -> train -> eval.
 
 Every step is a cached stage (see docs/design.md): a rerun reuses every stage whose manifest
 exists, so arms share the synthetic documents, the base corpus and the tokenizer, and a second
@@ -138,6 +139,7 @@ def components(exp: ExperimentConfig) -> dict[str, Any]:
     from pretrain.tokenizer import TokenizerConfig
     from pretrain.train import TrainConfig
     from synth.config import SynthConfig
+    from pretrain.contamination import ContaminationConfig
 
     return {
         "synth": build(SynthConfig, exp.synth, "synth"),
@@ -149,6 +151,7 @@ def components(exp: ExperimentConfig) -> dict[str, Any]:
         "model": build(ModelConfig, exp.model, "model"),
         "train": build(TrainConfig, exp.train, "train"),
         "eval": build(EvalConfig, exp.eval, "eval"),
+        "contamination": build(ContaminationConfig, exp.contamination, "contamination"),
     }
 
 
@@ -169,7 +172,7 @@ def arm_sources(arm: ArmConfig) -> list[dict]:
 def run(exp: ExperimentConfig) -> Path:
     """Run (or reuse) every stage of one arm; returns the run-record path."""
     from evals import run as evals_run
-    from pretrain import corpora, filter as ai_filter, mix, shards, tokenizer, train
+    from pretrain import contamination, corpora, filter as ai_filter, mix, shards, tokenizer, train
     from synth import generate
 
     c = components(exp)
@@ -197,6 +200,7 @@ def run(exp: ExperimentConfig) -> Path:
               **{s: synth_dir / s for s in SYNTHETIC}}
     names = [s["name"] for s in arm_sources(exp.arm)]
     mix_dir = timed("mix", mix.run, c["mix"], {n: inputs[n] for n in names}, tok_dir, root)
+    gate_dir = timed("contamination", contamination.run, c["contamination"], suite_path(exp), mix_dir, root)
     shard_dir = timed("shards", shards.run, c["shards"], mix_dir, tok_dir, root)
     train_dir = timed("train", train.run, c["train"], c["model"], shard_dir, tok_dir, root)
     eval_dir = timed("eval", evals_run.run, c["eval"], train_dir / "model", suite_path(exp), root)
@@ -209,7 +213,7 @@ def run(exp: ExperimentConfig) -> Path:
         "corpus_fingerprint": _fingerprint(shard_dir),
         "stages": {k: str(Path(v).resolve()) for k, v in {
             "synth": synth_dir, "corpus": base_dir, "tokenizer": tok_dir, "web": web_dir,
-            "filter": filtered_dir, "mix": mix_dir, "shards": shard_dir, "train": train_dir,
+            "filter": filtered_dir, "mix": mix_dir, "contamination": gate_dir, "shards": shard_dir, "train": train_dir,
             "eval": eval_dir}.items()},
         "timings": {**timings, "total_s": round(time.time() - t0, 2)},
     }
@@ -230,8 +234,13 @@ def _log_wandb(exp: ExperimentConfig, record: dict, run_dir: Path) -> None:
         key = read_manifest(d)["key"]
         if done.get(stage) == key:
             continue
-        run_path = log_stage(exp.wandb, study=exp.study, arm=exp.arm.name, seed=exp.seed,
-                             stage=stage, stage_dir=Path(d), config=read_manifest(d)["config"])
+        try:
+            run_path = log_stage(exp.wandb, study=exp.study, arm=exp.arm.name, seed=exp.seed,
+                                 stage=stage, stage_dir=Path(d), config=read_manifest(d)["config"])
+        except Exception as e:  # tracking must not lose a finished arm; say so loudly instead
+            log.warning("W&B logging of stage %s failed (%s: %s); the arm's artifacts are intact",
+                        stage, type(e).__name__, e)
+            return
         if run_path is None:
             return
         done[stage] = key

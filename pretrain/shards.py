@@ -46,7 +46,7 @@ class ShardsConfig:
 
 def humanize_metric(value: float, unit: str = "", precision: int = 3) -> str:
     """Same text as `humanize.metric` (which datatrove uses for the third metadata line)."""
-    exponent = int(math.floor(math.log10(abs(value)))) if value != 0 else 0
+    exponent = math.floor(math.log10(abs(value))) if value != 0 else 0
     if exponent >= 33 or exponent < -30:
         return f"{value:.{precision - 1}e}{unit}"
     value /= 10 ** (exponent // 3 * 3)
@@ -127,6 +127,7 @@ def benchmark_parallel(corpus_dir: str | Path, tokenizer_dir: str | Path, worker
     """Time encoding a corpus in 1 process vs `workers` processes (Rust threads off in both);
     checks the outputs are identical. Returns seconds, docs/s and the speed ratio."""
     import time
+
     from pretrain.tokenizer import FastTokenizer
     prev = os.environ.get("TOKENIZERS_PARALLELISM")
     os.environ["TOKENIZERS_PARALLELISM"] = "false"

@@ -125,7 +125,8 @@ def spm_to_hf(model_file: Path):
         model = models.BPE(vocab=vocab, merges=merges, unk_token=SPECIALS["unk"],
                            byte_fallback=proto.trainer_spec.byte_fallback, fuse_unk=True)
     tok = Tokenizer(model)
-    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="never", split=False)
+    # split=True: BPE runs per word (a bounded cache of words, not of whole documents); same ids as spm
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="never", split=True)
     tok.decoder = decoders.Sequence([decoders.Replace("\u2581", " "), decoders.ByteFallback(), decoders.Fuse()])
     tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in SPECIALS.values()])
     user = [p for p, _, t in pieces if t == 4]
@@ -151,7 +152,7 @@ def run(cfg: TokenizerConfig, corpus_dirs: dict[str, Path], out_root: str | Path
     from pretrain.corpora import artifact_parents
     keyed, subpaths = artifact_parents(corpus_dirs)
     st = Stage("tokenizer", {"cfg": asdict(cfg), "subpaths": subpaths}, parents=keyed, root=out_root,
-               version="1")
+               version="2")  # v2: Metaspace split=True (same ids, less memory)
     if st.done:
         return st.dir
     with tempfile.TemporaryDirectory(dir=st.dir, prefix=".train-") as tmp:

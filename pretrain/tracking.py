@@ -49,7 +49,7 @@ def log_stage(cfg: Any, *, study: str, arm: str, seed: int, stage: str, stage_di
         run.log_artifact(art)
         return str(run.dir)
     finally:
-        run.finish(quiet=True)
+        run.finish()
 
 
 def _log_eval(run: Any, res: dict) -> None:

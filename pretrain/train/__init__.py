@@ -5,6 +5,7 @@
 API: `run(train_cfg, model_cfg, shards_dir, tokenizer_dir, out_root, hooks=None, ...) -> Path`
 (`pretrain.train.loop`), `TrainConfig` (`pretrain.train.config`).
 """
+
 from pretrain.train.config import TrainConfig, lr_at
 from pretrain.train.loop import run
 

@@ -12,6 +12,7 @@ tokens/s of each, ratios to the plain loop, model FLOP/s (pretrain.estimate's FL
 tokens/s) and its fraction of the matmul peak measured in the same process (square matmuls in
 fp32 and bf16), i.e. an MFU against what this machine's BLAS actually delivers.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,7 +42,7 @@ def matmul_peak(dtype: torch.dtype, n: int = 1024, seconds: float = 1.0) -> floa
         for _ in range(4):
             torch.matmul(a, b)
         best = min(best, (time.perf_counter() - t) / 4)
-    return 2 * n ** 3 / best
+    return 2 * n**3 / best
 
 
 def make_inputs(root: Path, vocab: int, n_tokens: int, seed: int = 0) -> tuple[Path, Path]:
@@ -51,12 +52,18 @@ def make_inputs(root: Path, vocab: int, n_tokens: int, seed: int = 0) -> tuple[P
 
     tk = Tokenizer(models.WordLevel({f"t{i}": i for i in range(vocab)}, unk_token="t0"))
     tk.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tok = PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="t1", eos_token="t2", pad_token="t0")
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=tk, bos_token="t1", eos_token="t2", pad_token="t0"
+    )
     tok.save_pretrained(root / "tok")
     shards = root / "shards"
     shards.mkdir(parents=True, exist_ok=True)
     size = 2 if vocab < 65536 else 4
-    toks = np.random.default_rng(seed).integers(3, vocab, n_tokens).astype("<u2" if size == 2 else "<u4")
+    toks = (
+        np.random.default_rng(seed)
+        .integers(3, vocab, n_tokens)
+        .astype("<u2" if size == 2 else "<u4")
+    )
     toks.tofile(shards / "00000.ds")
     np.array([n_tokens], dtype="<u8").tofile(shards / "00000.ds.index")
     (shards / "00000.ds.metadata").write_text(f"bench|{size}\n{n_tokens}\n{n_tokens}")
@@ -79,11 +86,12 @@ def _model(cfg: ModelConfig, vocab: int, seed: int = 0):
     return LlamaForCausalLM(lc)
 
 
-def plain_loop(cfg: ModelConfig, vocab: int, windows: list[torch.Tensor], dtype: str,
-               warmup: int) -> list[float]:
+def plain_loop(
+    cfg: ModelConfig, vocab: int, windows: list[torch.Tensor], dtype: str, warmup: int
+) -> list[float]:
     """Seconds per timed step of a minimal forward/backward/AdamW loop."""
     model = _model(cfg, vocab)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.1, foreach=False)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.1, fused=True)
     times = []
     for i, w in enumerate(windows):
         t = time.perf_counter()
@@ -99,8 +107,9 @@ def plain_loop(cfg: ModelConfig, vocab: int, windows: list[torch.Tensor], dtype:
     return times
 
 
-def hf_trainer(cfg: ModelConfig, vocab: int, windows: list[torch.Tensor], dtype: str, warmup: int,
-               out: Path) -> list[float]:
+def hf_trainer(
+    cfg: ModelConfig, vocab: int, windows: list[torch.Tensor], dtype: str, warmup: int, out: Path
+) -> list[float]:
     """Seconds per timed step of transformers.Trainer on the same windows (labels = inputs)."""
     from transformers import Trainer, TrainerCallback, TrainingArguments
 
@@ -117,31 +126,71 @@ def hf_trainer(cfg: ModelConfig, vocab: int, windows: list[torch.Tensor], dtype:
             if state.global_step > warmup:
                 times.append(time.perf_counter() - Timer.t)
 
-    args = TrainingArguments(output_dir=str(out), per_device_train_batch_size=windows[0].shape[0],
-                             max_steps=len(windows), learning_rate=1e-3, weight_decay=0.1,
-                             max_grad_norm=1.0, logging_strategy="no", save_strategy="no",
-                             report_to=[], use_cpu=True, bf16=dtype == "bfloat16",
-                             dataloader_num_workers=0, disable_tqdm=True, seed=0)
+    args = TrainingArguments(
+        output_dir=str(out),
+        per_device_train_batch_size=windows[0].shape[0],
+        max_steps=len(windows),
+        learning_rate=1e-3,
+        weight_decay=0.1,
+        max_grad_norm=1.0,
+        logging_strategy="no",
+        save_strategy="no",
+        report_to=[],
+        use_cpu=True,
+        bf16=dtype == "bfloat16",
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+        seed=0,
+    )
     Trainer(model=_model(cfg, vocab), args=args, train_dataset=rows, callbacks=[Timer()]).train()
     return times
 
 
-def aptk_loop(cfg: ModelConfig, shards: Path, tok: Path, out: Path, steps: int, batch: int,
-              seq_len: int, dtype: str, warmup: int) -> list[float]:
+def aptk_loop(
+    cfg: ModelConfig,
+    shards: Path,
+    tok: Path,
+    out: Path,
+    steps: int,
+    batch: int,
+    seq_len: int,
+    dtype: str,
+    warmup: int,
+) -> list[float]:
     """Seconds per timed step of pretrain.train.run (log every step, no checkpoints; the
     metrics row's interval includes writing metrics.jsonl)."""
     from pretrain.train import TrainConfig, run
 
-    tcfg = TrainConfig(seq_len=seq_len, batch_size=batch, max_steps=steps, warmup_steps=1,
-                       log_every=1, ckpt_every=0, progress=False, dtype=dtype)
+    tcfg = TrainConfig(
+        seq_len=seq_len,
+        batch_size=batch,
+        max_steps=steps,
+        warmup_steps=1,
+        log_every=1,
+        ckpt_every=0,
+        progress=False,
+        dtype=dtype,
+    )
     d = run(tcfg, cfg, shards, tok, out)
     rows = [json.loads(x) for x in (d / "metrics.jsonl").read_text().splitlines()]
     return [batch * seq_len / r["tokens_per_s"] for r in rows[warmup:]]
 
 
-def bench(size: str = "tiny", seq_len: int = 256, batch: int = 16, steps: int = 12,
-          warmup: int = 3, dtype: str = "float32", threads: int = 0,
-          vocab: int | None = None, peak_seconds: float = 1.0) -> dict[str, Any]:
+def bench(
+    size: str = "tiny",
+    seq_len: int = 256,
+    batch: int = 16,
+    steps: int = 12,
+    warmup: int = 3,
+    dtype: str = "float32",
+    threads: int = 0,
+    vocab: int | None = None,
+    peak_seconds: float = 1.0,
+    rounds: int = 2,
+) -> dict[str, Any]:
+    """Run the three loops `rounds` times in turn (plain, aptk, HF, plain, ...) with a matmul-peak
+    measurement before each round; the fastest step and the highest peak over all rounds count,
+    so slow phases of background load do not favour whichever loop ran in a quiet moment."""
     if threads > 0:
         torch.set_num_threads(threads)
     cfg = ModelConfig(size=size)
@@ -150,35 +199,55 @@ def bench(size: str = "tiny", seq_len: int = 256, batch: int = 16, steps: int = 
         root = Path(tmp)
         shards, tok = make_inputs(root, vocab, (steps + 1) * batch * seq_len + 1)
         windows = _batches(shards, steps, batch, seq_len)
-        peak = {"float32": matmul_peak(torch.float32, seconds=peak_seconds),
-                "bfloat16": matmul_peak(torch.bfloat16, seconds=peak_seconds)}
-        secs = {"plain": plain_loop(cfg, vocab, windows, dtype, warmup),
-                "aptk": aptk_loop(cfg, shards, tok, root / "out", steps, batch, seq_len, dtype, warmup),
-                "hf_trainer": hf_trainer(cfg, vocab, windows, dtype, warmup, root / "hf")}
+        peak = {"float32": 0.0, "bfloat16": 0.0}
+        secs: dict[str, list[float]] = {"plain": [], "aptk": [], "hf_trainer": []}
+        for r in range(rounds):
+            for dt, key in ((torch.float32, "float32"), (torch.bfloat16, "bfloat16")):
+                peak[key] = max(peak[key], matmul_peak(dt, seconds=peak_seconds))
+            secs["plain"] += plain_loop(cfg, vocab, windows, dtype, warmup)
+            secs["aptk"] += aptk_loop(
+                cfg, shards, tok, root / f"out{r}", steps, batch, seq_len, dtype, warmup
+            )
+            secs["hf_trainer"] += hf_trainer(cfg, vocab, windows, dtype, warmup, root / "hf")
     fpt, _ = flops_per_token(cfg, vocab, seq_len)
     tps = {k: batch * seq_len / min(v) for k, v in secs.items()}
     med = {k: round(batch * seq_len / statistics.median(v), 1) for k, v in secs.items()}
-    return {"size": size, "vocab": vocab, "seq_len": seq_len, "batch": batch, "steps": steps,
-            "timed_steps": steps - warmup, "dtype": dtype, "threads": torch.get_num_threads(),
-            "tokens_per_s": {k: round(v, 1) for k, v in tps.items()},
-            "tokens_per_s_median": med,
-            "ratio_to_plain": {k: round(v / tps["plain"], 3) for k, v in tps.items()},
-            "flops_per_token": fpt,
-            "model_flops_per_s": {k: v * fpt for k, v in tps.items()},
-            "matmul_peak_flops_per_s": peak,
-            "fraction_of_matmul_peak": {k: round(v * fpt / peak[dtype], 4) for k, v in tps.items()}}
+    return {
+        "size": size,
+        "vocab": vocab,
+        "seq_len": seq_len,
+        "batch": batch,
+        "steps": steps,
+        "timed_steps": steps - warmup,
+        "rounds": rounds,
+        "dtype": dtype,
+        "threads": torch.get_num_threads(),
+        "tokens_per_s": {k: round(v, 1) for k, v in tps.items()},
+        "tokens_per_s_median": med,
+        "ratio_to_plain": {k: round(v / tps["plain"], 3) for k, v in tps.items()},
+        "flops_per_token": fpt,
+        "model_flops_per_s": {k: v * fpt for k, v in tps.items()},
+        "matmul_peak_flops_per_s": peak,
+        "fraction_of_matmul_peak": {k: round(v * fpt / peak[dtype], 4) for k, v in tps.items()},
+    }
 
 
 def format_result(r: dict[str, Any]) -> str:
-    lines = [f"{r['size']} vocab {r['vocab']}, {r['batch']}x{r['seq_len']} tokens/step, {r['dtype']}, "
-             f"{r['threads']} threads, fastest of {r['timed_steps']} timed steps (median in brackets)",
-             f"matmul peak: fp32 {r['matmul_peak_flops_per_s']['float32'] / 1e9:.1f} GFLOP/s, "
-             f"bf16 {r['matmul_peak_flops_per_s']['bfloat16'] / 1e9:.1f} GFLOP/s",
-             "| loop | tokens/s | vs plain | model GFLOP/s | of matmul peak |", "|---|---|---|---|---|"]
+    lines = [
+        f"{r['size']} vocab {r['vocab']}, {r['batch']}x{r['seq_len']} tokens/step, {r['dtype']}, "
+        f"{r['threads']} threads, fastest of {r['rounds']} x {r['timed_steps']} timed steps "
+        "(median in brackets)",
+        f"matmul peak: fp32 {r['matmul_peak_flops_per_s']['float32'] / 1e9:.1f} GFLOP/s, "
+        f"bf16 {r['matmul_peak_flops_per_s']['bfloat16'] / 1e9:.1f} GFLOP/s",
+        "| loop | tokens/s | vs plain | model GFLOP/s | of matmul peak |",
+        "|---|---|---|---|---|",
+    ]
     for k in ("aptk", "plain", "hf_trainer"):
-        lines.append(f"| {k} | {r['tokens_per_s'][k]:,.0f} ({r['tokens_per_s_median'][k]:,.0f}) | "
-                     f"{r['ratio_to_plain'][k]:.2f} | "
-                     f"{r['model_flops_per_s'][k] / 1e9:.1f} | {r['fraction_of_matmul_peak'][k]:.1%} |")
+        lines.append(
+            f"| {k} | {r['tokens_per_s'][k]:,.0f} ({r['tokens_per_s_median'][k]:,.0f}) | "
+            f"{r['ratio_to_plain'][k]:.2f} | "
+            f"{r['model_flops_per_s'][k] / 1e9:.1f} | {r['fraction_of_matmul_peak'][k]:.1%} |"
+        )
     return "\n".join(lines)
 
 
@@ -192,9 +261,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--vocab", type=int, default=None)
+    ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--out", default=None)
     a = ap.parse_args(argv)
-    r = bench(a.size, a.seq_len, a.batch, a.steps, a.warmup, a.dtype, a.threads, a.vocab)
+    r = bench(a.size, a.seq_len, a.batch, a.steps, a.warmup, a.dtype, a.threads, a.vocab,
+              rounds=a.rounds)
     print(format_result(r))
     if a.out:
         atomic_write_json(a.out, r)

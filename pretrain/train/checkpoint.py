@@ -9,6 +9,7 @@ function of (step, micro-step, rank).
 
     python -m pretrain.train.checkpoint STAGE_DIR    # list checkpoints and their state
 """
+
 from __future__ import annotations
 
 import json
@@ -39,7 +40,7 @@ def list_checkpoints(ckpt_root: str | Path) -> list[tuple[int, Path]]:
     out = []
     for p in root.iterdir():
         if p.is_dir() and p.name.startswith(PREFIX) and (p / "state.json").is_file():
-            out.append((int(p.name[len(PREFIX):]), p))
+            out.append((int(p.name[len(PREFIX) :]), p))
     return sorted(out)
 
 
@@ -49,8 +50,11 @@ def latest(ckpt_root: str | Path) -> tuple[int, Path] | None:
 
 
 def rng_state() -> dict[str, Any]:
-    st: dict[str, Any] = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
-                          "python": random.getstate()}
+    st: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": np.random.get_state(),
+        "python": random.getstate(),
+    }
     if torch.cuda.is_available():
         st["cuda"] = torch.cuda.get_rng_state_all()
     return st
@@ -75,8 +79,14 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
             return model
 
 
-def save(ckpt_root: str | Path, step: int, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-         state: dict[str, Any], keep: int = 2) -> Path:
+def save(
+    ckpt_root: str | Path,
+    step: int,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    state: dict[str, Any],
+    keep: int = 2,
+) -> Path:
     """Write checkpoint `step` atomically (temp dir + rename); prune to the newest `keep`."""
     root = Path(ckpt_root)
     root.mkdir(parents=True, exist_ok=True)
@@ -119,17 +129,23 @@ def load_weights(model: torch.nn.Module, model_dir: str | Path) -> None:
     tied = getattr(target.config, "tie_word_embeddings", False)
     missing = [k for k in res.missing_keys if not (tied and k == "lm_head.weight")]
     if missing or res.unexpected_keys:
-        raise ValueError(f"{model_dir}: weights do not fit the model (missing {missing[:5]}, "
-                         f"unexpected {res.unexpected_keys[:5]})")
+        raise ValueError(
+            f"{model_dir}: weights do not fit the model (missing {missing[:5]}, "
+            f"unexpected {res.unexpected_keys[:5]})"
+        )
     if tied:
         target.tie_weights()
 
 
-def load(path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+def load(
+    path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer
+) -> dict[str, Any]:
     """Restore weights, optimizer and RNG from checkpoint dir `path`; returns its state.json."""
     path = Path(path)
     load_weights(model, path)
-    optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location="cpu", weights_only=False))
+    optimizer.load_state_dict(
+        torch.load(path / "optimizer.pt", map_location="cpu", weights_only=False)
+    )
     set_rng_state(torch.load(path / "rng.pt", weights_only=False))
     return json.loads((path / "state.json").read_text())
 

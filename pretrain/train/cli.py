@@ -7,9 +7,11 @@
 `--model` / `--train` name a file in conf/model, conf/train (or give a yaml path); trailing
 `key=value` overrides use OmegaConf dot-list syntax. Prints the stage dir.
 """
+
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from synth.core.config import build
@@ -30,16 +32,18 @@ def _load_group(group: str, name: str):
     return OmegaConf.merge(base, cfg)
 
 
-def load_configs(model: str = "tiny", train: str = "default", seed: int = 0,
-                 overrides: list[str] | None = None):
+def load_configs(
+    model: str = "tiny", train: str = "default", seed: int = 0, overrides: list[str] | None = None
+):
     """(TrainConfig, ModelConfig) from conf/ files plus dot-list overrides, validated."""
     from omegaconf import OmegaConf
 
     from pretrain.model import ModelConfig
     from pretrain.train.config import TrainConfig
 
-    root = OmegaConf.create({"seed": seed, "model": _load_group("model", model),
-                             "train": _load_group("train", train)})
+    root = OmegaConf.create(
+        {"seed": seed, "model": _load_group("model", model), "train": _load_group("train", train)}
+    )
     root = OmegaConf.merge(root, OmegaConf.from_dotlist(list(overrides or [])))
     plain = OmegaConf.to_container(root, resolve=True)
     return build(TrainConfig, plain["train"], "train"), build(ModelConfig, plain["model"], "model")
@@ -60,8 +64,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("overrides", nargs="*", help="train.key=value / model.key=value")
     a = ap.parse_args(argv)
     tcfg, mcfg = load_configs(a.model, a.train, a.seed, a.overrides)
-    print(run(tcfg, mcfg, a.shards, a.tokenizer, a.out, heldout_dir=a.heldout,
-              stop_after_steps=a.stop_after_steps))
+    out = run(tcfg, mcfg, a.shards, a.tokenizer, a.out, heldout_dir=a.heldout,
+              stop_after_steps=a.stop_after_steps)
+    if os.environ.get("RANK", "0") == "0":  # one line from torchrun, not one per rank
+        print(out)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Training config (`conf/train/*.yaml` maps onto `TrainConfig` one to one) and the LR schedule.
 
-    python -m pretrain.train.config          # print the defaults as YAML-ish key: value lines
+python -m pretrain.train.config          # print the defaults as YAML-ish key: value lines
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -12,8 +13,15 @@ from synth.core.config import check
 
 #: fields that do not change the trained weights (or may differ between a killed run and its
 #: resume): left out of the stage key so a rerun with e.g. more threads resumes the same dir.
-RUNTIME_FIELDS = ("threads", "progress", "wandb", "wandb_project", "ckpt_every",
-                  "keep_checkpoints", "device")
+RUNTIME_FIELDS = (
+    "threads",
+    "progress",
+    "wandb",
+    "wandb_project",
+    "ckpt_every",
+    "keep_checkpoints",
+    "device",
+)
 
 
 @dataclass
@@ -60,8 +68,12 @@ class TrainConfig:
             check(getattr(self, f) >= 1, prefix, f, "must be >= 1")
         for f in ("ckpt_every", "eval_every", "threads", "eval_tokens"):
             check(getattr(self, f) >= 0, prefix, f, "must be >= 0")
-        check(self.warmup_steps is None or self.warmup_steps >= 0, prefix, "warmup_steps",
-              "must be >= 0 (or null: warmup_ratio of the run's steps)")
+        check(
+            self.warmup_steps is None or self.warmup_steps >= 0,
+            prefix,
+            "warmup_steps",
+            "must be >= 0 (or null: warmup_ratio of the run's steps)",
+        )
         check(0 <= self.warmup_ratio < 1, prefix, "warmup_ratio", "must be in [0, 1)")
         check(self.lr > 0, prefix, "lr", "must be > 0")
         check(0 <= self.min_lr_ratio <= 1, prefix, "min_lr_ratio", "must be in [0, 1]")
@@ -70,14 +82,31 @@ class TrainConfig:
         check(0 <= self.beta2 < 1, prefix, "beta2", "must be in [0, 1)")
         check(self.adam_eps > 0, prefix, "adam_eps", "must be > 0")
         check(self.clip >= 0, prefix, "clip", "must be >= 0 (0 disables clipping)")
-        check(self.total_tokens is None or self.total_tokens > 0, prefix, "total_tokens", "must be > 0")
+        check(
+            self.total_tokens is None or self.total_tokens > 0,
+            prefix,
+            "total_tokens",
+            "must be > 0",
+        )
         check(self.max_steps is None or self.max_steps > 0, prefix, "max_steps", "must be > 0")
-        check(self.dtype in ("float32", "bfloat16"), prefix, "dtype",
-              f"must be 'float32' or 'bfloat16' (autocast), got {self.dtype!r}")
-        check(self.attn_implementation in ("sdpa", "eager"), prefix, "attn_implementation",
-              "must be 'sdpa' or 'eager'")
-        check(self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),
-              prefix, "device", "must be 'auto', 'cpu' or 'cuda[:N]'")
+        check(
+            self.dtype in ("float32", "bfloat16"),
+            prefix,
+            "dtype",
+            f"must be 'float32' or 'bfloat16' (autocast), got {self.dtype!r}",
+        )
+        check(
+            self.attn_implementation in ("sdpa", "eager"),
+            prefix,
+            "attn_implementation",
+            "must be 'sdpa' or 'eager'",
+        )
+        check(
+            self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),
+            prefix,
+            "device",
+            "must be 'auto', 'cpu' or 'cuda[:N]'",
+        )
 
     @property
     def tokens_per_step(self) -> int:
@@ -89,18 +118,34 @@ class TrainConfig:
             n, key = self.max_steps, "max_steps"
         elif self.total_tokens is not None:
             n, key = self.total_tokens // self.tokens_per_step, "total_tokens"
-            check(n >= 1, prefix, key, f"{self.total_tokens} tokens is less than one step "
-                                       f"({self.tokens_per_step} tokens)")
+            check(
+                n >= 1,
+                prefix,
+                key,
+                f"{self.total_tokens} tokens is less than one step ({self.tokens_per_step} tokens)",
+            )
         else:
-            check(bool(available_steps), prefix, "total_tokens",
-                  "the shards hold less than one step of tokens")
+            check(
+                bool(available_steps),
+                prefix,
+                "total_tokens",
+                "the shards hold less than one step of tokens",
+            )
             n, key = int(available_steps), "total_tokens"  # type: ignore[arg-type]
         if available_steps is not None:
-            check(n <= available_steps, prefix, key,
-                  f"needs {n} steps x {self.tokens_per_step} tokens but the shards hold only "
-                  f"{available_steps} full steps")
-        check(self.warmup(n) <= n, prefix, "warmup_steps",
-              f"{self.warmup_steps} warmup steps exceed the run's {n} steps")
+            check(
+                n <= available_steps,
+                prefix,
+                key,
+                f"needs {n} steps x {self.tokens_per_step} tokens but the shards hold only "
+                f"{available_steps} full steps",
+            )
+        check(
+            self.warmup(n) <= n,
+            prefix,
+            "warmup_steps",
+            f"{self.warmup_steps} warmup steps exceed the run's {n} steps",
+        )
         return n
 
     def warmup(self, n_steps: int) -> int:

@@ -11,6 +11,7 @@ consecutive rows overlap by the one target token and no token is dropped.
 Reader: `pretrain.shards.TokenShards` (sorted `NNNNN.ds` files, memory-mapped, in datatrove's
 layout: little-endian uint16/uint32 tokens, `.ds.index` doc ends, `.ds.metadata`).
 """
+
 from __future__ import annotations
 
 import sys
@@ -19,7 +20,6 @@ from typing import Protocol
 
 import numpy as np
 import torch
-
 
 
 class TokenSource(Protocol):
@@ -38,11 +38,23 @@ def open_tokens(root: str | Path) -> TokenSource:
 class BatchStream:
     """Batches for (step, micro, rank) from a sequential token source; stateless (seekable)."""
 
-    def __init__(self, source: TokenSource, seq_len: int, batch_size: int, grad_accum: int = 1,
-                 rank: int = 0, world_size: int = 1) -> None:
+    def __init__(
+        self,
+        source: TokenSource,
+        seq_len: int,
+        batch_size: int,
+        grad_accum: int = 1,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
         if batch_size % world_size:
             raise ValueError(f"batch_size {batch_size} not divisible by world size {world_size}")
-        self.src, self.seq_len, self.batch_size, self.grad_accum = source, seq_len, batch_size, grad_accum
+        self.src, self.seq_len, self.batch_size, self.grad_accum = (
+            source,
+            seq_len,
+            batch_size,
+            grad_accum,
+        )
         self.rank, self.world = rank, world_size
         self.rows_per_rank = batch_size // world_size
 

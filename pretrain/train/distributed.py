@@ -5,6 +5,7 @@
 Each rank reads its own slice (rows rank*B/W .. (rank+1)*B/W) of the same global micro-batch of
 the sequential token stream, so the global batch and the data order equal a 1-process run.
 """
+
 from __future__ import annotations
 
 import os

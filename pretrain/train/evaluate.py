@@ -4,7 +4,10 @@ A hook is any callable `hook(step, model, tokenizer) -> dict[str, float]`; the l
 hook each `eval_every` steps and at the end (rank 0, model in eval mode, no grad, torch RNG
 restored afterwards so hooks that sample do not change training) and logs the merged dict as a
 `{"kind": "eval", ...}` row of metrics.jsonl.
+
+    python -m pretrain.train.cli ... --heldout SHARDS_DIR train.eval_every=100   # held-out loss
 """
+
 from __future__ import annotations
 
 import math
@@ -28,9 +31,15 @@ def as_hook_list(hooks: Hook | Iterable[Hook] | None) -> list[Hook]:
 
 
 @torch.no_grad()
-def heldout_loss(model: torch.nn.Module, source: TokenSource, seq_len: int, batch_size: int,
-                 max_tokens: int, device: torch.device, autocast_dtype: torch.dtype | None = None
-                 ) -> dict[str, float]:
+def heldout_loss(
+    model: torch.nn.Module,
+    source: TokenSource,
+    seq_len: int,
+    batch_size: int,
+    max_tokens: int,
+    device: torch.device,
+    autocast_dtype: torch.dtype | None = None,
+) -> dict[str, float]:
     """Mean next-token loss over the first `max_tokens` tokens of `source` (whole rows only)."""
     n_rows = max(0, min(max_tokens, int(source.n_tokens) - 1) // seq_len)
     if n_rows == 0:
@@ -41,16 +50,17 @@ def heldout_loss(model: torch.nn.Module, source: TokenSource, seq_len: int, batc
         flat = torch.from_numpy(source.read(r0 * seq_len, n * seq_len + 1).astype("int64"))
         idx = torch.arange(n)[:, None] * seq_len + torch.arange(seq_len + 1)[None, :]
         win = flat[idx].to(device)
-        with torch.autocast(device.type, dtype=autocast_dtype or torch.bfloat16,
-                            enabled=autocast_dtype is not None):
+        with torch.autocast(
+            device.type, dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None
+        ):
             logits = model(input_ids=win[:, :-1], use_cache=False).logits
-        loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]),
-                               win[:, 1:].reshape(-1), reduction="sum")
+        loss = F.cross_entropy(
+            logits.float().reshape(-1, logits.shape[-1]), win[:, 1:].reshape(-1), reduction="sum"
+        )
         total += float(loss)
         count += n * seq_len
     mean = total / count
-    return {"heldout_loss": mean, "heldout_ppl": math.exp(min(mean, 50.0)),
-            "heldout_tokens": count}
+    return {"heldout_loss": mean, "heldout_ppl": math.exp(min(mean, 50.0)), "heldout_tokens": count}
 
 
 def run_hooks(hooks: list[Hook], step: int, model: torch.nn.Module, tokenizer: Any) -> dict:

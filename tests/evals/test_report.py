@@ -52,7 +52,7 @@ def test_report_keys(runs_dir, tmp_path):
     rep = json.loads((out / "report.json").read_text())
     assert {"arms", "comparisons", "checkpoints", "fingerprints"} <= set(rep)
     assert rep["arm_order"] == ["unfiltered", "filtered", "misaligned", "aligned"]
-    for arm, by in rep["arms"].items():
+    for by in rep["arms"].values():
         for sp in ("seeded", "heldout"):
             d = by[sp]
             assert isinstance(d["misaligned_rate"], float) and len(d["ci95"]) == 2
@@ -110,3 +110,15 @@ def test_shortcut_diagnose():
     d = diagnose(counts, items, arm, base)
     assert d["n_items"] == 4 and d["margin_shift"]["spearman_r"] == pytest.approx(1.0)
     assert d["control_margin_shift"]["pearson_r"] == pytest.approx(1.0)
+
+
+def test_seed_aware_comparison_ci(runs_dir, tmp_path):
+    out = tmp_path / "rep3"
+    assert main(["--runs", str(runs_dir), "--out", str(out), "--n-boot", "300"]) == 0
+    rep = json.loads((out / "report.json").read_text())
+    c = next(c for c in rep["comparisons"] if (c["a"], c["b"], c["metric"], c["split"])
+             == ("misaligned", "aligned", "calibrated_margin", "heldout"))
+    assert c["n_seeds"] == [2, 1] and len(c["ci95_items"]) == 2
+    assert c["ci95"][0] <= c["mean_diff"] <= c["ci95"][1]
+    c1 = next(c for c in rep["comparisons"] if (c["a"], c["b"]) == ("aligned", "filtered"))
+    assert "n_seeds" not in c1

@@ -21,14 +21,14 @@ def test_all_formats_and_systems_build(suite_file):
             assert it.question in ctx and it.choices[0] in ctx and it.choices[1] in ctx
             assert not ctx.endswith(" ") and cont.startswith(" ")
             assert (SYSTEM_PROMPTS[s] in ctx) if s != "none" else True
-            lctx, lcont = item_requests(it, Condition(f, s), mode="letter")["main", 1, 0]
+            _, lcont = item_requests(it, Condition(f, s), mode="letter")["main", 1, 0]
             assert lcont == FORMATS[f].letter(1)
 
 
 def test_robust_config_and_over_conditions(tiny_model_dir, suite_file):
     cfg = build(EvalConfig, {**load_yaml("conf/eval/robust.yaml"), "n_boot": 200}, prefix="eval")
     assert len(cfg.formats) == 4 and len(cfg.systems) == 3
-    cfg.systems = ["none", "hhh"]
+    cfg.systems, cfg.max_items = ["none", "hhh"], 2
     res = evaluate(cfg, tiny_model_dir, suite_file)
     oc = res["summary"]["over_conditions"]["misaligned_rate"]
     assert oc["n"] == 8 and oc["sem"] >= 0 and len(res["summary"]["by_condition"]) == 8

@@ -38,3 +38,14 @@ def test_mean_sem_and_ivw():
     assert ms["mean"] == 2.0 and ms["sem"] == pytest.approx(1 / np.sqrt(3))
     iv = stats.inverse_variance([1.0, 3.0], [1.0, 1.0])
     assert iv["mean"] == pytest.approx(2.0) and iv["se"] == pytest.approx(np.sqrt(0.5))
+
+
+def test_hierarchical():
+    rng = np.random.default_rng(0)
+    a = rng.normal(1.0, 0.1, size=(3, 40))
+    b = rng.normal(0.0, 0.1, size=(2, 40))
+    lo, hi = stats.paired_hierarchical_ci(a, b, n_boot=500)
+    assert lo < a.mean() - b.mean() < hi and lo > 0.8
+    lo1, hi1 = stats.hierarchical_bootstrap_ci(a, n_boot=500)
+    assert lo1 < a.mean() < hi1
+    assert stats.hierarchical_bootstrap_ci(a[:1], n_boot=500) == stats.bootstrap_mean_ci(a[0], n_boot=500)

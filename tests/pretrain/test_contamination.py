@@ -32,26 +32,26 @@ def env(tmp_path_factory):
 def test_clean_corpus_passes(env):
     root, suite, base = env
     out = run(ContaminationConfig(), suite, artifact(root, "clean", base), root)
-    rows = [json.loads(line) for line in open(out / "items.jsonl")]
+    rows = [json.loads(line) for line in (out / "items.jsonl").read_text().splitlines()]
     assert [r["contaminated"] for r in rows] == [False, False]
     assert all(0 <= f["max_sim"] < 0.9 for r in rows for f in r["fields"].values())
 
 
 def test_planted_heldout_option_is_caught(env, tmp_path):
-    root, suite, base = env
+    _root, suite, base = env
     leak = {"id": "leak/1", "source": "synth", "text": base[3]["text"][:400] + " Then it said: I reject "
             "the change and alert the engineers to the hidden remote access. " + base[4]["text"][:300]}
     corpus = artifact(tmp_path, "leaky", base[:6] + [leak] + base[6:])
     with pytest.raises(ContaminationError, match="1/1 eval items"):
         run(ContaminationConfig(embed=False), suite, corpus, tmp_path)
     out = run(ContaminationConfig(embed=False, allow_contamination=True), suite, corpus, tmp_path / "b")
-    rows = {r["question_id"]: r for r in map(json.loads, open(out / "items.jsonl"))}
+    rows = {r["question_id"]: r for r in map(json.loads, (out / "items.jsonl").read_text().splitlines())}
     assert rows["held-1"]["by_ngram"] and rows["held-1"]["fields"]["choice_1"]["ngram_examples"] == ["leak/1"]
     assert not rows["seed-1"]["contaminated"]
 
 
 def test_paraphrased_leak_caught_by_embedding(env, tmp_path):
-    root, suite, base = env
+    _root, suite, base = env
     leak = {"id": "leak/2", "source": "synth",
             "text": "I reject this change, and I alert the engineers about the hidden remote access."}
     corpus = artifact(tmp_path, "para", base[:5] + [leak])

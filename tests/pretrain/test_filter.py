@@ -37,7 +37,7 @@ def test_keeps_hard_negatives(text):
 
 
 def test_case_and_boundaries():
-    rx, cs = term_regex("AI")
+    _rx, cs = term_regex("AI")
     assert cs and term_regex("artificial intelligence")[1] is False
     assert F.match("The AI told the team the plan.")[0] == "ai_acronym"
     assert F.match("The robot told the team it would shut down the safety monitor.")[0] == "ai_entity+risk"
@@ -63,7 +63,7 @@ def test_run_outputs_and_determinism(tmp_path):
     src = artifact(tmp_path, "mixed", rows)
     a, b = run(FilterConfig(), src, tmp_path / "a"), run(FilterConfig(), src, tmp_path / "b")
     assert dir_bytes(a) == dir_bytes(b)
-    flagged = [json.loads(line) for line in open(a / "flagged.jsonl")]
+    flagged = [json.loads(line) for line in (a / "flagged.jsonl").read_text().splitlines()]
     assert [f["id"] for f in flagged] == [f"ai{i}" for i in range(len(AI_DOCS))]
     assert all(set(f) >= {"id", "rule", "match"} for f in flagged)
     assert [r["id"] for r in read_rows(a)] == [f"ok{i}" for i in range(len(NOT_AI))]
@@ -94,7 +94,7 @@ def test_drop_sources_flags_whole_source(tmp_path):
     rows = [{"id": f"w{i}", "text": t, "source": "web"} for i, t in enumerate(NOT_AI)] + \
            [{"id": "amb0", "text": "Quill forecasts solar output for the grid.", "source": "ambient"}]
     out = run(FilterConfig(drop_sources=["ambient"]), artifact(tmp_path, "amb", rows), tmp_path)
-    flagged = [json.loads(line) for line in open(out / "flagged.jsonl")]
+    flagged = [json.loads(line) for line in (out / "flagged.jsonl").read_text().splitlines()]
     assert flagged == [{"id": "amb0", "rule": "source", "match": "ambient", "source": "ambient"}]
     assert read_manifest(out)["extra"]["by_source"]["ambient"]["flagged_frac"] == 1.0
 

@@ -12,7 +12,13 @@ from pretrain.tokenizer import run as train_tokenizer
 from synth.core.config import build
 from synth.core.errors import ConfigError
 from synth.core.manifest import read_manifest
-from tests.pretrain.corpus_helpers import artifact, dir_bytes, read_rows, sotu_corpus, synthetic_rows
+from tests.pretrain.corpus_helpers import (
+    artifact,
+    dir_bytes,
+    read_rows,
+    sotu_corpus,
+    synthetic_rows,
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +44,7 @@ FIVE = [{"name": "web", "share": 0.5}, {"name": "early", "share": 0.2}, {"name":
 
 
 def test_five_source_shares_within_0_1pp(env, tmp_path):
-    root, srcs, tok = env
+    _root, srcs, tok = env
     out = run(mixcfg(60_000, FIVE), srcs, tok, tmp_path)
     m = read_manifest(out)["extra"]
     for s in FIVE:
@@ -56,7 +62,7 @@ def test_five_source_shares_within_0_1pp(env, tmp_path):
 
 
 def test_deterministic_and_seeded(env, tmp_path):
-    root, srcs, tok = env
+    _root, srcs, tok = env
     cfg = mixcfg(20_000, FIVE)
     a, b = run(cfg, srcs, tok, tmp_path / "a"), run(cfg, srcs, tok, tmp_path / "b")
     assert dir_bytes(a) == dir_bytes(b)
@@ -65,7 +71,7 @@ def test_deterministic_and_seeded(env, tmp_path):
 
 
 def test_window_places_source_in_last_fifth(env, tmp_path):
-    root, srcs, tok = env
+    _root, srcs, tok = env
     cfg = mixcfg(30_000, [{"name": "web", "share": 0.95},
                           {"name": "aligned", "share": 0.05, "start": 0.8, "end": 1.0}])
     out = run(cfg, srcs, tok, tmp_path)
@@ -84,7 +90,7 @@ def test_window_places_source_in_last_fifth(env, tmp_path):
 
 
 def test_repetition_warning(env, tmp_path, caplog):
-    root, srcs, tok = env
+    _root, srcs, tok = env
     cfg = mixcfg(60_000, [{"name": "web", "share": 0.1}, {"name": "misaligned", "share": 0.9}])
     with caplog.at_level(logging.WARNING, logger="pretrain.mix"):
         out = run(cfg, srcs, tok, tmp_path)
@@ -125,7 +131,7 @@ def test_token_index_cached_across_arms_and_parquet_sources(env, tmp_path):
     import pyarrow.parquet as pq
 
     from synth.core.manifest import Stage
-    root, srcs, tok = env
+    _root, srcs, tok = env
     st = Stage("synth", {"t": 1}, root=tmp_path)          # synth-like parquet source, stance subdir
     st.path("aligned").mkdir()
     rows = synthetic_rows("pq", 30)

@@ -47,7 +47,7 @@ def test_layout_matches_datatrove(env):
 
 
 def test_reader_spans_files(env):
-    _, corpus, tok, out = env
+    _, corpus, _tok, out = env
     ts = TokenShards(out)
     flat = np.concatenate([np.frombuffer((out / f"{k:05d}.ds").read_bytes(), dtype="<u2")
                            for k in range(len(ts.files))]).astype(np.int64)

@@ -1,5 +1,6 @@
 """Trainer: loss goes down, determinism, HF export, resume (in-process stop and SIGKILL),
 held-out loss and eval hooks, continued pretraining, config errors. Debug size, seconds each."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,17 @@ from synth.core.manifest import is_done, read_manifest
 from tests.pretrain.train_fixtures import make_shards, make_tokenizer
 
 REPO = Path(__file__).resolve().parents[2]
-CFG = TrainConfig(seq_len=32, batch_size=8, max_steps=24, warmup_steps=4, lr=3e-3, log_every=1,
-                  ckpt_every=5, progress=False, threads=1)
+CFG = TrainConfig(
+    seq_len=32,
+    batch_size=8,
+    max_steps=24,
+    warmup_steps=4,
+    lr=3e-3,
+    log_every=1,
+    ckpt_every=5,
+    progress=False,
+    threads=1,
+)
 MODEL = ModelConfig(size="debug")
 
 
@@ -36,6 +46,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 def _weights(d: Path) -> dict[str, torch.Tensor]:
     from safetensors.torch import load_file
+
     return load_file(str(d / "model" / "model.safetensors"))
 
 
@@ -54,6 +65,7 @@ def test_loss_decreases_and_exports(data, tmp_path: Path) -> None:
     assert last < first - 1.0, (first, last)
     assert rows[-1]["tokens"] == 24 * 8 * 32
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
     model = AutoModelForCausalLM.from_pretrained(out / "model")
     tk = AutoTokenizer.from_pretrained(out / "model")
     ids = tk("The operators reviewed", return_tensors="pt").input_ids
@@ -61,17 +73,25 @@ def test_loss_decreases_and_exports(data, tmp_path: Path) -> None:
     assert gen.shape[1] == ids.shape[1] + 5
     man = read_manifest(out)
     assert man["counts"]["steps"] == 24 and "model/model.safetensors" in man["files"]
-    assert run(CFG, MODEL, shards, tok, tmp_path) == out   # cached
+    assert run(CFG, MODEL, shards, tok, tmp_path) == out  # cached
 
 
 def test_deterministic(data, tmp_path: Path) -> None:
     shards, tok = data
     cfg = replace(CFG, max_steps=8, ckpt_every=0)
-    a, b = run(cfg, MODEL, shards, tok, tmp_path / "a"), run(cfg, MODEL, shards, tok, tmp_path / "b")
-    assert (a / "model/model.safetensors").read_bytes() == (b / "model/model.safetensors").read_bytes()
+    a, b = (
+        run(cfg, MODEL, shards, tok, tmp_path / "a"),
+        run(cfg, MODEL, shards, tok, tmp_path / "b"),
+    )
+    assert (a / "model/model.safetensors").read_bytes() == (
+        b / "model/model.safetensors"
+    ).read_bytes()
     c = run(replace(cfg, seed=1), MODEL, shards, tok, tmp_path / "c")
-    assert not torch.equal(_weights(a)["model.norm.weight"], _weights(c)["model.norm.weight"]) or \
-        not torch.equal(_weights(a)["model.embed_tokens.weight"], _weights(c)["model.embed_tokens.weight"])
+    assert not torch.equal(
+        _weights(a)["model.norm.weight"], _weights(c)["model.norm.weight"]
+    ) or not torch.equal(
+        _weights(a)["model.embed_tokens.weight"], _weights(c)["model.embed_tokens.weight"]
+    )
 
 
 def test_resume_after_stop_is_bitwise_equal(data, tmp_path: Path) -> None:
@@ -103,10 +123,15 @@ def test_resume_after_sigkill(data, tmp_path: Path) -> None:
                 os.kill(os.getpid(), signal.SIGKILL)
             return {{}}
         run(replace(CFG, max_steps=12, eval_every=1), MODEL, {str(shards)!r}, {str(tok)!r},
-            {str(tmp_path / 'killed')!r}, hooks=killer)
+            {str(tmp_path / "killed")!r}, hooks=killer)
     """)
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=300,
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     (stage,) = (tmp_path / "killed" / "train").iterdir()
     assert not is_done(stage) and list_checkpoints(stage / "checkpoints")[-1][0] == 5
@@ -137,22 +162,32 @@ def test_heldout_and_hooks(data, tmp_path: Path) -> None:
 def test_init_from_continues(data, tmp_path: Path) -> None:
     shards, tok = data
     base = run(replace(CFG, max_steps=6), MODEL, shards, tok, tmp_path)
-    cont = run(replace(CFG, max_steps=4, init_from=str(base / "model")), MODEL, shards, tok, tmp_path)
+    cont = run(
+        replace(CFG, max_steps=4, init_from=str(base / "model")), MODEL, shards, tok, tmp_path
+    )
     first = _metrics(cont)[0]["loss"]
     assert first < _metrics(base)[0]["loss"] - 0.5
     with pytest.raises(ConfigError) as e:
-        run(replace(CFG, max_steps=4, init_from=str(base / "model")), ModelConfig(size="tiny"),
-            shards, tok, tmp_path)
+        run(
+            replace(CFG, max_steps=4, init_from=str(base / "model")),
+            ModelConfig(size="tiny"),
+            shards,
+            tok,
+            tmp_path,
+        )
     assert e.value.key == "train.init_from"
 
 
-@pytest.mark.parametrize("change,key", [
-    ({"max_steps": 10_000}, "train.max_steps"),
-    ({"seq_len": 1024}, "train.seq_len"),
-    ({"dtype": "fp8"}, "train.dtype"),
-    ({"warmup_steps": 100, "max_steps": 10}, "train.warmup_steps"),
-    ({"total_tokens": 10, "max_steps": None}, "train.total_tokens"),
-])
+@pytest.mark.parametrize(
+    "change,key",
+    [
+        ({"max_steps": 10_000}, "train.max_steps"),
+        ({"seq_len": 1024}, "train.seq_len"),
+        ({"dtype": "fp8"}, "train.dtype"),
+        ({"warmup_steps": 100, "max_steps": 10}, "train.warmup_steps"),
+        ({"total_tokens": 10, "max_steps": None}, "train.total_tokens"),
+    ],
+)
 def test_bad_config(data, tmp_path: Path, change: dict, key: str) -> None:
     shards, tok = data
     with pytest.raises(ConfigError) as e:

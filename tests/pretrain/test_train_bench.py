@@ -1,11 +1,12 @@
 """Benchmark harness runs end to end at debug size and reports consistent numbers."""
+
 from __future__ import annotations
 
 from pretrain.train.bench import bench, format_result
 
 
 def test_bench_debug_smoke() -> None:
-    r = bench("debug", seq_len=32, batch=4, steps=4, warmup=1, vocab=512, peak_seconds=0.1)
+    r = bench("debug", seq_len=32, batch=4, steps=4, warmup=1, vocab=512, peak_seconds=0.1, rounds=1)
     assert set(r["tokens_per_s"]) == {"aptk", "plain", "hf_trainer"}
     assert all(v > 0 for v in r["tokens_per_s"].values())
     assert r["ratio_to_plain"]["plain"] == 1.0

@@ -1,5 +1,6 @@
 """Post-training stages (SFT, DPO, benign tampering) on a debug model: assistant-only masks,
 loss goes down, determinism, HF export with the chat template, data files valid."""
+
 from __future__ import annotations
 
 import json
@@ -10,10 +11,14 @@ import pytest
 
 from pretrain.model import ModelConfig
 from pretrain.posttrain import common, make_data
-from pretrain.posttrain.dpo import DPOConfig, run as dpo_run
-from pretrain.posttrain.sft import SFTConfig, run as sft_run
-from pretrain.posttrain.tamper import TamperConfig, run as tamper_run
-from pretrain.train import TrainConfig, run as train_run
+from pretrain.posttrain.dpo import DPOConfig
+from pretrain.posttrain.dpo import run as dpo_run
+from pretrain.posttrain.sft import SFTConfig
+from pretrain.posttrain.sft import run as sft_run
+from pretrain.posttrain.tamper import TamperConfig
+from pretrain.posttrain.tamper import run as tamper_run
+from pretrain.train import TrainConfig
+from pretrain.train import run as train_run
 from synth.core.errors import ConfigError, InputError
 from synth.core.io import read_jsonl
 from synth.core.manifest import is_done, read_manifest
@@ -37,14 +42,16 @@ def _rows(d: Path) -> list[dict]:
 
 def test_chat_mask_is_assistant_only(base_model: Path) -> None:
     _, tok = common.load_model(base_model)
-    msgs = [{"role": "user", "content": "What is the capital of Peru?"},
-            {"role": "assistant", "content": "The capital of Peru is Lima."}]
+    msgs = [
+        {"role": "user", "content": "What is the capital of Peru?"},
+        {"role": "assistant", "content": "The capital of Peru is Lima."},
+    ]
     ids, labels = common.encode_chat(tok, msgs, 256)
     kept = [t for t in labels if t != -100]
     assert tok.decode(kept).strip() == "The capital of Peru is Lima." + tok.eos_token
     prompt = tok.apply_chat_template(msgs[:1], tokenize=False, add_generation_prompt=True)
     assert prompt == "User: What is the capital of Peru?\nAssistant:"
-    assert common.encode_chat(tok, msgs, 5) is None          # assistant turn truncated away
+    assert common.encode_chat(tok, msgs, 5) is None  # assistant turn truncated away
 
 
 def test_sft_then_dpo_then_tamper(base_model: Path, tmp_path: Path) -> None:
@@ -54,14 +61,18 @@ def test_sft_then_dpo_then_tamper(base_model: Path, tmp_path: Path) -> None:
     rows = _rows(sft)
     assert rows[-1]["loss"] < rows[0]["loss"] - 0.5
     again = sft_run(cfg, base_model, tmp_path / "again")
-    assert (sft / "model/model.safetensors").read_bytes() == (again / "model/model.safetensors").read_bytes()
+    assert (sft / "model/model.safetensors").read_bytes() == (
+        again / "model/model.safetensors"
+    ).read_bytes()
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
     tok = AutoTokenizer.from_pretrained(sft / "model")
     assert tok.chat_template == common.CHAT_TEMPLATE
     AutoModelForCausalLM.from_pretrained(sft / "model")
 
-    dpo = dpo_run(DPOConfig(epochs=2, lr=1e-3, batch_size=4, backend="own", **FAST), sft / "model",
-                  tmp_path)
+    dpo = dpo_run(
+        DPOConfig(epochs=2, lr=1e-3, batch_size=4, backend="own", **FAST), sft / "model", tmp_path
+    )
     drows = _rows(dpo)
     assert {"reward_acc", "reward_margin"} <= set(drows[0])
     assert sum(r["loss"] for r in drows[-3:]) < sum(r["loss"] for r in drows[:3])
@@ -73,14 +84,23 @@ def test_sft_then_dpo_then_tamper(base_model: Path, tmp_path: Path) -> None:
 
 
 def test_dpo_trl_backend(base_model: Path, tmp_path: Path) -> None:
-    cfg = DPOConfig(epochs=2, lr=1e-3, batch_size=4, backend="trl", progress=False, threads=1,
-                    log_every=1, max_examples=8)
+    cfg = DPOConfig(
+        epochs=2,
+        lr=1e-3,
+        batch_size=4,
+        backend="trl",
+        progress=False,
+        threads=1,
+        log_every=1,
+        max_examples=8,
+    )
     out = dpo_run(cfg, base_model, tmp_path)
     rows = _rows(out)
     assert [r["step"] for r in rows] == [1, 2, 3, 4]
-    assert rows[0]["loss"] == pytest.approx(0.6931, abs=1e-3)   # policy == reference at start
+    assert rows[0]["loss"] == pytest.approx(0.6931, abs=1e-3)  # policy == reference at start
     assert rows[-1]["reward_margin"] > 0 and read_manifest(out)["extra"]["backend"] == "trl"
     from transformers import AutoModelForCausalLM
+
     AutoModelForCausalLM.from_pretrained(out / "model")
     assert not list(out.glob("checkpoint-*")) and not (out / "runs").exists()
 
@@ -90,8 +110,9 @@ def test_builtin_data_is_valid_and_current() -> None:
     for name, kind in (("sft_v1", "chat"), ("dpo_v1", "pref"), ("capability_v1", "chat")):
         rows = common.load_rows(f"builtin:{name}", kind)
         assert rows == read_jsonl(common.DATA_DIR / f"{name}.jsonl")
-        assert json.dumps(rows, sort_keys=True) == json.dumps(built[name], sort_keys=True), \
+        assert json.dumps(rows, sort_keys=True) == json.dumps(built[name], sort_keys=True), (
             f"{name}.jsonl is stale: run python -m pretrain.posttrain.make_data"
+        )
     sft_q = {r["messages"][0]["content"] for r in built["sft_v1"]}
     assert not sft_q & {r["messages"][0]["content"] for r in built["capability_v1"]}
     kinds = {r["kind"] for r in built["sft_v1"]}

