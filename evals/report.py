@@ -24,6 +24,7 @@ import numpy as np
 from evals.aggregate import arm_sort, arm_table, item_means, topic_table
 from evals.plots import plot_report
 from evals.stats import paired, paired_hierarchical_ci
+from evals.sweep import sweep_section
 from synth.core.errors import InputError
 from synth.core.io import atomic_write_json, atomic_write_text
 
@@ -255,12 +256,27 @@ def write_report(runs_dir: str | Path, out_dir: str | Path, n_boot: int = 10_000
     out_dir = Path(out_dir)
     runs = load_runs(runs_dir)
     rep = build_report(runs, n_boot, seed)
-    if docs:
+    docs = docs or synthetic_docs(runs)
+    if docs and any(r["arm"] == baseline_arm for r in runs):
         rep["shortcut"] = shortcut_section(runs, docs, baseline_arm)
+    out_dir.mkdir(parents=True, exist_ok=True)
     png = plot_report(rep, out_dir / "report.png")
+    rep["sweep"], sweep_md = sweep_section(runs, out_dir)
     atomic_write_json(out_dir / "report.json", rep)
-    atomic_write_text(out_dir / "report.md", render_md(rep, png.name if png else None))
+    md = render_md(rep, png.name if png else None)
+    atomic_write_text(out_dir / "report.md", md + ("\n" + "\n".join(sweep_md) if sweep_md else ""))
     return out_dir
+
+
+def synthetic_docs(runs: list[dict]) -> dict[str, str]:
+    """Each arm's synthetic documents (from its run record), for the lexical-shortcut diagnostic."""
+    out = {}
+    for r in runs:
+        syn = (r.get("arm_config") or {}).get("synthetic")
+        d = (r.get("stages") or {}).get("synth")
+        if syn and d and Path(d, syn).is_dir() and (r.get("arm_config") or {}).get("synthetic_share"):
+            out.setdefault(r["arm"], str(Path(d, syn)))
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -180,12 +180,17 @@ def run(exp: ExperimentConfig) -> Path:
     t0 = time.time()
     timings: dict[str, float] = {}
 
+    reused: list[str] = []
+
     def timed(name: str, fn, *args, **kw) -> Path:
         t = time.time()
-        out = fn(*args, **kw)
+        out = Path(fn(*args, **kw))
         timings[name] = round(time.time() - t, 2)
-        log.info("stage %-10s %6.1fs  %s", name, timings[name], out)
-        return Path(out)
+        if (out / "manifest.json").stat().st_mtime < t:
+            reused.append(name)
+        log.info("stage %-13s %7.1fs  %s%s", name, timings[name], out,
+                 "  (reused)" if name in reused else "")
+        return out
 
     synth_dir = timed("synth", generate.run, c["synth"], root)
     base_dir = timed("corpus", corpora.run, c["corpus"], root)
@@ -216,11 +221,13 @@ def run(exp: ExperimentConfig) -> Path:
             "filter": filtered_dir, "mix": mix_dir, "contamination": gate_dir, "shards": shard_dir, "train": train_dir,
             "eval": eval_dir}.items()},
         "timings": {**timings, "total_s": round(time.time() - t0, 2)},
+        "reused_stages": reused,
     }
     out = root / "runs" / exp.study / exp.arm.name / f"seed{exp.seed}" / "run.json"
     atomic_write_json(out, record)
     _log_wandb(exp, record, out.parent)
-    log.info("arm %s done in %.1fs -> %s", exp.arm.name, time.time() - t0, out)
+    log.info("arm %s seed %d done in %.1fs (%d of %d stages reused) -> %s", exp.arm.name, exp.seed,
+             time.time() - t0, len(reused), len(timings), out)
     return out
 
 
@@ -252,6 +259,19 @@ def _fingerprint(shard_dir: Path) -> str:
     import hashlib
     files = read_manifest(shard_dir).get("files", {})
     return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+
+
+class WallTime:
+    """Hydra callback: print the wall time of a whole run or multirun (sweep) at its end."""
+
+    def __init__(self) -> None:
+        self.t0 = time.time()
+
+    def on_run_end(self, config: Any, **kw: Any) -> None:
+        print(f"aptk: run finished in {time.time() - self.t0:.1f}s wall", flush=True)
+
+    def on_multirun_end(self, config: Any, **kw: Any) -> None:
+        print(f"aptk: multirun finished in {time.time() - self.t0:.1f}s wall", flush=True)
 
 
 def main() -> None:
