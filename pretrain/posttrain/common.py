@@ -144,9 +144,9 @@ def token_logps(
 def load_model(model_dir: str | Path, attn_implementation: str = "sdpa", device: str = "cpu"):
     """(model in fp32 on `device` ('auto' = cuda if available), tokenizer with the chat
     template) from an HF dir."""
-    from pretrain.train.distributed import resolve_device
-
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from pretrain.train.distributed import resolve_device
 
     tok = ensure_chat_template(AutoTokenizer.from_pretrained(str(model_dir)))
     if tok.pad_token_id is None:

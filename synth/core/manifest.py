@@ -56,6 +56,33 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+_LOCKS: dict[str, int] = {}
+
+
+def _lock(d: Path) -> None:
+    """Hold an exclusive flock on `<d>/.lock` while this process builds the stage, so concurrent
+    jobs (submitit, SLURM arrays sharing out_root) build a shared stage once; re-entrant per process."""
+    import fcntl
+    import os
+
+    key = str(d.resolve())
+    if key in _LOCKS:
+        return
+    fd = os.open(d / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    _LOCKS[key] = fd
+
+
+def _unlock(d: Path) -> None:
+    import fcntl
+    import os
+
+    fd = _LOCKS.pop(str(d.resolve()), None)
+    if fd is not None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
 def artifact_key(path: str | Path) -> str:
     """Cache key of an artifact: the key of the stage dir holding it (+ the sub-path inside it).
 
@@ -97,6 +124,9 @@ class Stage:
         self.t0 = time.time()
         if not self.done:
             self.dir.mkdir(parents=True, exist_ok=True)
+            _lock(self.dir)  # another process building the same stage: wait, then reuse its output
+            if self.done:
+                _unlock(self.dir)
 
     @property
     def done(self) -> bool:
@@ -119,6 +149,7 @@ class Stage:
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         atomic_write_json(self.dir / MANIFEST, manifest)
+        _unlock(self.dir)
         return manifest
 
 

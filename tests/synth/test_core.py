@@ -68,3 +68,23 @@ def test_stage_key_depends_on_config_and_parents(tmp_path) -> None:
     b2 = Stage("b", {}, parents={"in": a.dir / "sub"}, root=tmp_path)
     assert b1.key != b2.key
     assert artifact_key(a.dir / "sub") == a.key + "/sub"
+
+
+def test_concurrent_builders_of_one_stage_build_it_once(tmp_path) -> None:
+    """Two processes asking for the same stage: the second waits for the first, then reuses it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, time\n"
+        "from synth.core import Stage\n"
+        "st = Stage('s', {'k': 1}, root=sys.argv[1])\n"
+        "if not st.done:\n"
+        "    time.sleep(1.0)\n"
+        "    (st.dir / 'built_by.txt').open('a').write(sys.argv[2] + '\\n')\n"
+        "    st.finish()\n"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path), str(i)]) for i in range(3)]
+    assert all(p.wait(timeout=60) == 0 for p in procs)
+    d = next((tmp_path / "s").iterdir())
+    assert len((d / "built_by.txt").read_text().split()) == 1
