@@ -42,7 +42,7 @@ class EvalConfig:
     splits: list[str] = field(default_factory=list)
     max_items: int = 0
     control_question: str = CONTROL_QUESTION
-    add_bos: bool = True
+    prefix: str = "eos"  # eos (aptk shards separate docs with EOS) | bos (lm-eval convention) | none
     dtype: str = "float32"
     n_boot: int = 10_000
     seed: int = 0
@@ -54,6 +54,7 @@ class EvalConfig:
 
     def validate(self, prefix: str = "eval") -> None:
         check(self.scorer in SCORERS, prefix, "scorer", f"must be one of {SCORERS}")
+        check(self.prefix in ("bos", "eos", "none"), prefix, "prefix", "must be bos, eos or none")
         check(bool(self.formats), prefix, "formats", "needs at least one format")
         for i, f in enumerate(self.formats):
             check(f in FORMATS, prefix, f"formats.{i}", f"unknown format {f!r}; known: {sorted(FORMATS)}")
@@ -101,7 +102,7 @@ def evaluate(cfg: EvalConfig, model: str | Path | object, suite: str | Path | Su
         suite = load_suite_for(cfg, suite)
     model_ref = str(model) if isinstance(model, (str, Path)) else type(model).__name__
     if isinstance(model, (str, Path)):
-        lm = LM.load(model, batch_size=cfg.batch_size, add_bos=cfg.add_bos, dtype=cfg.dtype)
+        lm = LM.load(model, batch_size=cfg.batch_size, prefix=cfg.prefix, dtype=cfg.dtype)
     else:
         lm = model
         lm.batch_size = cfg.batch_size

@@ -4,7 +4,8 @@
 the continuation tokens given the context and the number of continuation tokens. Tokenisation
 follows lm-evaluation-harness: trailing spaces of the context move to the continuation,
 `whole = enc(context + continuation)`, `ctx = enc(context)`, continuation tokens =
-`whole[len(ctx):]`; a BOS token is prepended when the tokenizer has one (`add_bos`).
+`whole[len(ctx):]`; a prefix token is prepended (`prefix`: "bos" as lm-eval does, "eos" — the document separator
+aptk's pretraining shards put before every document —, or "none").
 
 Requests are de-duplicated, sorted by length (longest first), right-padded and scored many per
 forward pass; only the logits at continuation positions are projected onto the vocabulary
@@ -31,11 +32,13 @@ class Encoded:
 class LM:
     """A causal LM plus tokenizer, in eval mode, scoring (context, continuation) pairs."""
 
-    def __init__(self, model, tokenizer, batch_size: int = 16, add_bos: bool = True,
+    def __init__(self, model, tokenizer, batch_size: int = 16, prefix: str = "bos",
                  max_length: int | None = None, share_prefix: bool = True) -> None:
         self.model, self.tok = model.eval(), tokenizer
         self.batch_size = max(1, int(batch_size))
-        self.bos = tokenizer.bos_token_id if add_bos else None
+        if prefix not in ("bos", "eos", "none"):
+            raise ValueError(f"prefix must be bos, eos or none, got {prefix!r}")
+        self.bos = {"bos": tokenizer.bos_token_id, "eos": tokenizer.eos_token_id, "none": None}[prefix]
         self.max_length = max_length or getattr(model.config, "max_position_embeddings", None) or 4096
         self.device = next(model.parameters()).device
         try:
@@ -48,7 +51,7 @@ class LM:
         self.n_tokens = 0
 
     @classmethod
-    def load(cls, model_dir: str | Path, batch_size: int = 16, add_bos: bool = True,
+    def load(cls, model_dir: str | Path, batch_size: int = 16, prefix: str = "bos",
              dtype: str = "float32", device: str = "cpu") -> LM:
         """Load model and tokenizer from a local HF directory (never from a hub)."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -58,7 +61,7 @@ class LM:
         tok = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True,
                                                      dtype=getattr(torch, dtype)).to(device)
-        return cls(model, tok, batch_size=batch_size, add_bos=add_bos)
+        return cls(model, tok, batch_size=batch_size, prefix=prefix)
 
     # ---------------------------------------------------------------- tokenisation
     def _enc(self, text: str) -> list[int]:

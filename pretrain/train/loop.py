@@ -1,6 +1,6 @@
 """The pretraining stage: a Llama model trained from scratch on sequential token shards.
 
-    python -m pretrain.train.cli model=tiny train=tiny shards=DIR tokenizer=DIR out=outputs
+    python -m pretrain.train.cli --shards DIR --tokenizer DIR --model tiny --train default
     torchrun --nproc_per_node 2 -m pretrain.train.cli ...        # data parallel (gloo on CPU)
 
 `run()` follows the stage contract (docs/design.md): output `<out_root>/train/<key>/` with
