@@ -66,8 +66,8 @@ def _lock(d: Path) -> None:
     import os
 
     key = str(d.resolve())
-    if key in _LOCKS:
-        return
+    if key in _LOCKS or os.environ.get("RANK", "0") != "0":
+        return  # ranks of one torchrun job build the stage together: only rank 0 takes the lock
     fd = os.open(d / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
     fcntl.flock(fd, fcntl.LOCK_EX)
     _LOCKS[key] = fd
