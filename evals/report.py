@@ -78,7 +78,10 @@ def comparisons(runs: list[dict], n_boot: int = 10_000, seed: int = 0) -> list[d
     present = sorted({it.get("split", "all") for r in runs for it in r["results"]["items"]})
     splits = [s for s in SPLITS if s in present] or present
     out = []
-    for a, b in PAIRS:
+    suffixes = sorted({arm[len(base):] for arm in arms for base in ("misaligned", "aligned")
+                       if arm.startswith(base + "_")})  # post-trained variants, e.g. "_sft_dpo"
+    pairs = [(a + sfx, b + sfx) for sfx in ["", *suffixes] for a, b in PAIRS]
+    for a, b in pairs:
         if a not in arms or b not in arms:
             continue
         for sp in splits:

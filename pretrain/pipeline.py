@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hydra.experimental.callback import Callback
+
 from synth.core.config import build, check
 from synth.core.io import atomic_write_json
 from synth.core.manifest import read_manifest
@@ -85,6 +87,24 @@ class WandbConfig:
               "must be offline, online or disabled")
 
 
+POSTTRAIN_STAGES = ("sft", "dpo", "tamper")
+
+
+@dataclass
+class PostTrainSpec:
+    """Post-training applied identically to every arm that lists stages (e.g. [sft, dpo])."""
+
+    stages: list[str] = field(default_factory=list)
+    sft: dict[str, Any] = field(default_factory=dict)
+    dpo: dict[str, Any] = field(default_factory=dict)
+    tamper: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self, prefix: str) -> None:
+        for i, st in enumerate(self.stages):
+            check(st in POSTTRAIN_STAGES, prefix, f"stages.{i}",
+                  f"unknown post-training stage '{st}' (have {POSTTRAIN_STAGES})")
+
+
 @dataclass
 class ExperimentConfig:
     """The resolved experiment: one arm of one study at one seed."""
@@ -106,6 +126,7 @@ class ExperimentConfig:
     train: dict[str, Any] = field(default_factory=dict)
     eval: dict[str, Any] = field(default_factory=dict)
     contamination: dict[str, Any] = field(default_factory=dict)
+    posttrain: PostTrainSpec = field(default_factory=PostTrainSpec)
 
     def validate(self, prefix: str) -> None:
         check(bool(self.study) and "/" not in self.study, prefix, "study", "must be a plain name")
@@ -138,8 +159,11 @@ def components(exp: ExperimentConfig) -> dict[str, Any]:
     from pretrain.shards import ShardsConfig
     from pretrain.tokenizer import TokenizerConfig
     from pretrain.train import TrainConfig
-    from synth.config import SynthConfig
     from pretrain.contamination import ContaminationConfig
+    from pretrain.posttrain.dpo import DPOConfig
+    from pretrain.posttrain.sft import SFTConfig
+    from pretrain.posttrain.tamper import TamperConfig
+    from synth.config import SynthConfig
 
     return {
         "synth": build(SynthConfig, exp.synth, "synth"),
@@ -152,6 +176,9 @@ def components(exp: ExperimentConfig) -> dict[str, Any]:
         "train": build(TrainConfig, exp.train, "train"),
         "eval": build(EvalConfig, exp.eval, "eval"),
         "contamination": build(ContaminationConfig, exp.contamination, "contamination"),
+        "sft": build(SFTConfig, exp.posttrain.sft, "posttrain.sft"),
+        "dpo": build(DPOConfig, exp.posttrain.dpo, "posttrain.dpo"),
+        "tamper": build(TamperConfig, exp.posttrain.tamper, "posttrain.tamper"),
     }
 
 
@@ -208,18 +235,30 @@ def run(exp: ExperimentConfig) -> Path:
     gate_dir = timed("contamination", contamination.run, c["contamination"], suite_path(exp), mix_dir, root)
     shard_dir = timed("shards", shards.run, c["shards"], mix_dir, tok_dir, root)
     train_dir = timed("train", train.run, c["train"], c["model"], shard_dir, tok_dir, root)
-    eval_dir = timed("eval", evals_run.run, c["eval"], train_dir / "model", suite_path(exp), root)
+    model_dir = train_dir / "model"
+    post_dirs: dict[str, Path] = {}
+    if exp.posttrain.stages:
+        import importlib
+
+        pre_eval = timed("eval_pretrained", evals_run.run, c["eval"], model_dir, suite_path(exp), root)
+        post_dirs["eval_pretrained"] = pre_eval
+        for st in exp.posttrain.stages:
+            mod = importlib.import_module(f"pretrain.posttrain.{st}")
+            post_dirs[st] = timed(st, mod.run, c[st], model_dir, root)
+            model_dir = post_dirs[st] / "model"
+    eval_dir = timed("eval", evals_run.run, c["eval"], model_dir, suite_path(exp), root)
 
     record = {
         "study": exp.study, "arm": exp.arm.name, "seed": exp.seed,
         "arm_config": asdict(exp.arm),
-        "model_dir": str((train_dir / "model").resolve()),
+        "model_dir": str(model_dir.resolve()),
+        "posttrain": list(exp.posttrain.stages),
         "eval_results": str((eval_dir / "results.json").resolve()),
         "corpus_fingerprint": _fingerprint(shard_dir),
         "stages": {k: str(Path(v).resolve()) for k, v in {
             "synth": synth_dir, "corpus": base_dir, "tokenizer": tok_dir, "web": web_dir,
             "filter": filtered_dir, "mix": mix_dir, "contamination": gate_dir, "shards": shard_dir, "train": train_dir,
-            "eval": eval_dir}.items()},
+            "eval": eval_dir, **post_dirs}.items()},
         "timings": {**timings, "total_s": round(time.time() - t0, 2)},
         "reused_stages": reused,
     }
@@ -261,7 +300,7 @@ def _fingerprint(shard_dir: Path) -> str:
     return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
 
 
-class WallTime:
+class WallTime(Callback):
     """Hydra callback: print the wall time of a whole run or multirun (sweep) at its end."""
 
     def __init__(self) -> None:
