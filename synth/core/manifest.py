@@ -60,7 +60,7 @@ _LOCKS: dict[str, int] = {}
 
 
 def _lock(d: Path) -> None:
-    """Hold an exclusive flock on `<d>/.lock` while this process builds the stage, so concurrent
+    """Hold an exclusive flock on `<root>/.locks/<stage>-<key>.lock` while this process builds the stage, so concurrent
     jobs (submitit, SLURM arrays sharing out_root) build a shared stage once; re-entrant per process."""
     import fcntl
     import os
@@ -68,7 +68,9 @@ def _lock(d: Path) -> None:
     key = str(d.resolve())
     if key in _LOCKS or os.environ.get("RANK", "0") != "0":
         return  # ranks of one torchrun job build the stage together: only rank 0 takes the lock
-    fd = os.open(d / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    locks = d.parent.parent / ".locks"  # <root>/.locks/<stage>-<key>.lock: outside every artifact
+    locks.mkdir(exist_ok=True)
+    fd = os.open(locks / f"{d.parent.name}-{d.name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
     fcntl.flock(fd, fcntl.LOCK_EX)
     _LOCKS[key] = fd
 
