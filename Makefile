@@ -90,7 +90,7 @@ filter-eval: ## AI-discourse filter recall/precision: make filter-eval [DATA=<js
 bench: ## benchmarks with ratios against same-run references; writes outputs/bench/results.json
 	$(PY) -m evals.bench
 
-estimate: ## compute estimate (FLOPs, GPU-hours) for a config: make estimate [ARGS="model.size=paper"]
+estimate: ## compute estimate (FLOPs, GPU-hours, MFU): make estimate [ARGS="--size paper --tokens 550e9"]
 	$(PY) -m pretrain.estimate $(ARGS)
 
 sweep: ## Hydra multirun sweep: make sweep SWEEP=dose|timing [ARGS=...]

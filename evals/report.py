@@ -218,8 +218,10 @@ def findings(rep: dict) -> list[str]:
             continue
         raw = next((x for x in rep["comparisons"] if x["a"] == c["a"] and x["b"] == c["b"]
                     and x["split"] == c["split"] and x["metric"] == "margin"), None)
-        sig = "significant" if c["p_value"] < 0.05 and (c["ci95"][0] > 0 or c["ci95"][1] < 0) \
-            else "not significant"
+        excl = c["ci95"][0] > 0 or c["ci95"][1] < 0
+        sig = ("significant" if c["p_value"] < 0.05 and excl else
+               "mixed: sign test and bootstrap CI disagree" if (c["p_value"] < 0.05) != excl
+               else "not significant")
         rtxt = (f"raw margin diff {raw['mean_diff']:+.4f} {_ci(raw['ci95'])} (p={_p(raw['p_value'])}); "
                 if raw else "")
         ctl = next((x for x in rep["comparisons"] if x["a"] == c["a"] and x["b"] == c["b"]
