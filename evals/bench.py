@@ -50,9 +50,12 @@ def bench_synth(quick: bool) -> dict:
 
 
 def bench_mix(gb: float) -> dict:
-    from pretrain.mix_bench import benchmark
+    import subprocess
 
-    r = benchmark(int(gb * 1e9))
+    # a fresh process: its ru_maxrss over children then covers the mixer alone, not earlier sections
+    p = subprocess.run([sys.executable, "-m", "pretrain.mix_bench", "--gb", str(gb)],
+                       capture_output=True, text=True, check=True)
+    r = json.loads(p.stdout[p.stdout.index("{"):])
     return {
         "mix_throughput": metric(r["mix_MB_per_s"], "MB/s", r["cat_MB_per_s"],
                                  note=f"mixing {r['input_bytes'] / 1e9:.2f} GB vs cat of the same bytes"),

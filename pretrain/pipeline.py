@@ -320,8 +320,12 @@ def main() -> None:
     @hydra.main(config_path=str(REPO / "conf"), config_name="config", version_base="1.3")
     def _main(cfg: DictConfig) -> None:
         os.environ.setdefault("WANDB_MODE", "offline")
-        exp = load_config(OmegaConf.to_container(cfg, resolve=True))
-        print(run(exp))
+        # use the importable module, not __main__: submitit/SLURM workers unpickle this job and
+        # must resolve the config dataclasses by their module name
+        from pretrain import pipeline as mod
+
+        exp = mod.load_config(OmegaConf.to_container(cfg, resolve=True))
+        print(mod.run(exp))
 
     _main()
 
