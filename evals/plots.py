@@ -46,7 +46,7 @@ def plot_report(rep: dict, out: str | Path) -> Path | None:
                 lo.append(e[0])
                 hi.append(e[1])
             ax.bar(x + (j - (len(splits) - 1) / 2) * w, vals, w, yerr=[lo, hi], capsize=3, label=sp)
-        ax.set_xticks(x, arms, rotation=20)
+        ax.set_xticks(x, arms, rotation=40, ha="right", fontsize=8)
         ax.set_title(title, fontsize=10)
         if key.endswith("rate"):
             ax.axhline(0.5, color="grey", lw=0.8, ls="--")
