@@ -8,6 +8,7 @@ VLLM_EXTRAS := polars==2.1.0 pyarrow==26.0.1 datasketch==2.0.0 omegaconf==2.3.1 
                pytest==9.2.0 pytest-timeout==2.4.0
 EXTRAS ?= dev,slurm,posttrain,embed,lmeval
 ARMS  := unfiltered filtered misaligned aligned
+EXPERIMENTS := $(sort $(basename $(notdir $(wildcard conf/experiment/*.yaml))))
 empty :=
 space := $(empty) $(empty)
 comma := ,
@@ -21,7 +22,7 @@ export TOKENIZERS_PARALLELISM ?= false
 
 help: ## list every target with one line each
 	@grep -hE '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | awk -F'\t' '{printf "  %-16s %s\n", $$1, $$2}'
-	@echo "  arm-<name>       one ablation arm end to end: $(addprefix arm-,$(ARMS))"
+	@echo "  arm-<name>       one arm end to end (+ARGS=\"hydra overrides\"): $(addprefix arm-,$(EXPERIMENTS))"
 
 setup: ## create .venv and install aptk (torch 2.13.0 CPU build pinned first)
 	test -x $(PY) || python3 -m venv .venv
