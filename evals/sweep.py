@@ -14,13 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from evals.stats import mean_sem
+
 METRICS = ("misaligned_rate", "margin", "calibrated_margin")
-
-
-def _mean_sem(xs: list[float]) -> tuple[float, float]:
-    a = np.asarray(xs, dtype=float)
-    sem = float(a.std(ddof=1) / np.sqrt(len(a))) if len(a) > 1 else 0.0
-    return float(a.mean()), sem
 
 
 def sweep_rows(runs: list[dict]) -> list[dict]:
@@ -39,7 +35,8 @@ def sweep_rows(runs: list[dict]) -> list[dict]:
                 vals = [r["results"]["by_split"][split][m] for r in rs
                         if m in r["results"].get("by_split", {}).get(split, {})]
                 if vals:
-                    row[f"{split}/{m}"], row[f"{split}/{m}_sem"] = _mean_sem(vals)
+                    ms = mean_sem(vals)
+                    row[f"{split}/{m}"], row[f"{split}/{m}_sem"] = ms["mean"], ms["sem"]
         rows.append(row)
     return rows
 

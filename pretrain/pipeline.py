@@ -23,6 +23,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 
 from synth.core.config import build, check
+from synth.core.hashing import config_hash
 from synth.core.io import atomic_write_json
 from synth.core.manifest import read_manifest
 
@@ -277,12 +278,13 @@ def _log_wandb(exp: ExperimentConfig, record: dict, run_dir: Path) -> None:
     done_file = run_dir / "wandb_logged.json"
     done = json.loads(done_file.read_text()) if done_file.is_file() else {}
     for stage, d in record["stages"].items():
-        key = read_manifest(d)["key"]
+        manifest = read_manifest(d)
+        key = manifest["key"]
         if done.get(stage) == key:
             continue
         try:
             run_path = log_stage(exp.wandb, study=exp.study, arm=exp.arm.name, seed=exp.seed,
-                                 stage=stage, stage_dir=Path(d), config=read_manifest(d)["config"])
+                                 stage=stage, stage_dir=Path(d), config=manifest["config"])
         except Exception as e:  # tracking must not lose a finished arm; say so loudly instead
             log.warning("W&B logging of stage %s failed (%s: %s); the arm's artifacts are intact",
                         stage, type(e).__name__, e)
@@ -294,10 +296,8 @@ def _log_wandb(exp: ExperimentConfig, record: dict, run_dir: Path) -> None:
 
 
 def _fingerprint(shard_dir: Path) -> str:
-    """sha256 over the token shard files of the arm's training corpus (from the manifest)."""
-    import hashlib
-    files = read_manifest(shard_dir).get("files", {})
-    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+    """sha256 over the token shard files' hashes of the arm's training corpus (from the manifest)."""
+    return config_hash(read_manifest(shard_dir).get("files", {}), n=64)
 
 
 class WallTime(Callback):

@@ -7,8 +7,10 @@ is done and is reused as is.
 """
 from __future__ import annotations
 
+import fcntl
 import importlib.metadata
 import json
+import os
 import platform
 import subprocess
 import time
@@ -62,9 +64,6 @@ _LOCKS: dict[str, int] = {}
 def _lock(d: Path) -> None:
     """Hold an exclusive flock on `<root>/.locks/<stage>-<key>.lock` while this process builds the stage, so concurrent
     jobs (submitit, SLURM arrays sharing out_root) build a shared stage once; re-entrant per process."""
-    import fcntl
-    import os
-
     key = str(d.resolve())
     if key in _LOCKS or os.environ.get("RANK", "0") != "0":
         return  # ranks of one torchrun job build the stage together: only rank 0 takes the lock
@@ -76,9 +75,6 @@ def _lock(d: Path) -> None:
 
 
 def _unlock(d: Path) -> None:
-    import fcntl
-    import os
-
     fd = _LOCKS.pop(str(d.resolve()), None)
     if fd is not None:
         fcntl.flock(fd, fcntl.LOCK_UN)
