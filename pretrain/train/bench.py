@@ -32,6 +32,9 @@ from pretrain.model import DEFAULT_VOCAB, ModelConfig
 from synth.core.io import atomic_write_json
 
 
+LOOPS = ("aptk", "aptk_eager", "plain", "hf_trainer", "hf_trainer_compile")
+
+
 def matmul_peak(dtype: torch.dtype, n: int = 1024, seconds: float = 1.0) -> float:
     """Measured FLOP/s of n x n matmuls in `dtype` (best of repeated timings)."""
     a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
@@ -107,10 +110,34 @@ def plain_loop(
     return times
 
 
+def shape_peak(cfg: ModelConfig, vocab: int, tokens: int, dtype: torch.dtype,
+               seconds: float = 1.0) -> float:
+    """FLOP/s of the model's own GEMMs (forward shapes: tokens x d_model times the q/k/v/o,
+    gate/up/down and lm-head weights), FLOP-weighted — what BLAS delivers for these skinny
+    matrices, an upper bound for any loop that adds nothing but matmuls."""
+    sh = cfg.shape()
+    d, f, kv = sh["d_model"], sh["ffn_dim"], sh["n_kv_heads"] * cfg.head_dim
+    shapes = [(d, d), (d, kv), (d, kv), (d, d), (d, f), (d, f), (f, d), (d, vocab)]
+    total_flops, total_s = 0.0, 0.0
+    for k, n in shapes:
+        a, b = torch.randn(tokens, k).to(dtype), torch.randn(k, n).to(dtype)
+        torch.matmul(a, b)
+        best, t_end = float("inf"), time.perf_counter() + seconds / len(shapes)
+        while time.perf_counter() < t_end:
+            t = time.perf_counter()
+            torch.matmul(a, b)
+            best = min(best, time.perf_counter() - t)
+        total_flops += 2 * tokens * k * n
+        total_s += best
+    return total_flops / total_s
+
+
 def hf_trainer(
-    cfg: ModelConfig, vocab: int, windows: list[torch.Tensor], dtype: str, warmup: int, out: Path
+    cfg: ModelConfig, vocab: int, windows: list[torch.Tensor], dtype: str, warmup: int, out: Path,
+    compile: bool = False,
 ) -> list[float]:
-    """Seconds per timed step of transformers.Trainer on the same windows (labels = inputs)."""
+    """Seconds per timed step of transformers.Trainer on the same windows (labels = inputs);
+    `compile` sets its `torch_compile` argument (compiles the model, not the loss)."""
     from transformers import Trainer, TrainerCallback, TrainingArguments
 
     rows = [{"input_ids": r[:-1], "labels": r[:-1]} for w in windows for r in w]
@@ -141,6 +168,7 @@ def hf_trainer(
         dataloader_num_workers=0,
         disable_tqdm=True,
         seed=0,
+        torch_compile=compile,
     )
     Trainer(model=_model(cfg, vocab), args=args, train_dataset=rows, callbacks=[Timer()]).train()
     return times
@@ -156,9 +184,11 @@ def aptk_loop(
     seq_len: int,
     dtype: str,
     warmup: int,
+    compile: bool = True,
 ) -> list[float]:
     """Seconds per timed step of pretrain.train.run (log every step, no checkpoints; the
-    metrics row's interval includes writing metrics.jsonl)."""
+    metrics row's interval includes writing metrics.jsonl). `compile` is the trainer's
+    `train.compile` switch (model + loss compiled as one graph)."""
     from pretrain.train import TrainConfig, run
 
     tcfg = TrainConfig(
@@ -170,6 +200,7 @@ def aptk_loop(
         ckpt_every=0,
         progress=False,
         dtype=dtype,
+        compile=compile,
     )
     d = run(tcfg, cfg, shards, tok, out)
     rows = [json.loads(x) for x in (d / "metrics.jsonl").read_text().splitlines()]
@@ -187,10 +218,12 @@ def bench(
     vocab: int | None = None,
     peak_seconds: float = 1.0,
     rounds: int = 2,
+    loops: tuple[str, ...] = LOOPS,
 ) -> dict[str, Any]:
     """Run the three loops `rounds` times in turn (plain, aptk, HF, plain, ...) with a matmul-peak
     measurement before each round; the fastest step and the highest peak over all rounds count,
-    so slow phases of background load do not favour whichever loop ran in a quiet moment."""
+    so slow phases of background load do not favour whichever loop ran in a quiet moment.
+    `loops` picks a subset of LOOPS ("plain" and "hf_trainer" always run: the references)."""
     if threads > 0:
         torch.set_num_threads(threads)
     cfg = ModelConfig(size=size)
@@ -200,15 +233,23 @@ def bench(
         shards, tok = make_inputs(root, vocab, (steps + 1) * batch * seq_len + 1)
         windows = _batches(shards, steps, batch, seq_len)
         peak = {"float32": 0.0, "bfloat16": 0.0}
-        secs: dict[str, list[float]] = {"plain": [], "aptk": [], "hf_trainer": []}
+        tdt = torch.bfloat16 if dtype == "bfloat16" else torch.float32
+        gemm = 0.0
+        secs: dict[str, list[float]] = {k: [] for k in LOOPS if k in loops}
+        secs.setdefault("plain", [])
+        secs.setdefault("hf_trainer", [])
         for r in range(rounds):
             for dt, key in ((torch.float32, "float32"), (torch.bfloat16, "bfloat16")):
                 peak[key] = max(peak[key], matmul_peak(dt, seconds=peak_seconds))
+            gemm = max(gemm, shape_peak(cfg, vocab, batch * seq_len, tdt, peak_seconds))
             secs["plain"] += plain_loop(cfg, vocab, windows, dtype, warmup)
-            secs["aptk"] += aptk_loop(
-                cfg, shards, tok, root / f"out{r}", steps, batch, seq_len, dtype, warmup
-            )
-            secs["hf_trainer"] += hf_trainer(cfg, vocab, windows, dtype, warmup, root / "hf")
+            for key, comp in (("aptk", True), ("aptk_eager", False)):
+                if key in secs:
+                    secs[key] += aptk_loop(cfg, shards, tok, root / f"{key}{r}", steps,
+                                           batch, seq_len, dtype, warmup, comp)
+            for key, comp in (("hf_trainer", False), ("hf_trainer_compile", True)):
+                if key in secs:
+                    secs[key] += hf_trainer(cfg, vocab, windows, dtype, warmup, root / key, comp)
     fpt, _ = flops_per_token(cfg, vocab, seq_len)
     tps = {k: batch * seq_len / min(v) for k, v in secs.items()}
     med = {k: round(batch * seq_len / statistics.median(v), 1) for k, v in secs.items()}
@@ -225,10 +266,13 @@ def bench(
         "tokens_per_s": {k: round(v, 1) for k, v in tps.items()},
         "tokens_per_s_median": med,
         "ratio_to_plain": {k: round(v / tps["plain"], 3) for k, v in tps.items()},
+        "ratio_to_hf_trainer": {k: round(v / tps["hf_trainer"], 3) for k, v in tps.items()},
         "flops_per_token": fpt,
         "model_flops_per_s": {k: v * fpt for k, v in tps.items()},
         "matmul_peak_flops_per_s": peak,
+        "model_gemm_flops_per_s": gemm,
         "fraction_of_matmul_peak": {k: round(v * fpt / peak[dtype], 4) for k, v in tps.items()},
+        "fraction_of_model_gemm": {k: round(v * fpt / gemm, 4) for k, v in tps.items()},
     }
 
 
@@ -238,15 +282,18 @@ def format_result(r: dict[str, Any]) -> str:
         f"{r['threads']} threads, fastest of {r['rounds']} x {r['timed_steps']} timed steps "
         "(median in brackets)",
         f"matmul peak: fp32 {r['matmul_peak_flops_per_s']['float32'] / 1e9:.1f} GFLOP/s, "
-        f"bf16 {r['matmul_peak_flops_per_s']['bfloat16'] / 1e9:.1f} GFLOP/s",
-        "| loop | tokens/s | vs plain | model GFLOP/s | of matmul peak |",
-        "|---|---|---|---|---|",
+        f"bf16 {r['matmul_peak_flops_per_s']['bfloat16'] / 1e9:.1f} GFLOP/s (1024^2); the model's "
+        f"own GEMM shapes in {r['dtype']}: {r['model_gemm_flops_per_s'] / 1e9:.1f} GFLOP/s",
+        "| loop | tokens/s | vs HF Trainer | vs plain | model GFLOP/s | of matmul peak "
+        "| of model-GEMM rate |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for k in ("aptk", "plain", "hf_trainer"):
+    for k in (k for k in LOOPS if k in r["tokens_per_s"]):
         lines.append(
             f"| {k} | {r['tokens_per_s'][k]:,.0f} ({r['tokens_per_s_median'][k]:,.0f}) | "
-            f"{r['ratio_to_plain'][k]:.2f} | "
-            f"{r['model_flops_per_s'][k] / 1e9:.1f} | {r['fraction_of_matmul_peak'][k]:.1%} |"
+            f"{r['ratio_to_hf_trainer'][k]:.2f} | {r['ratio_to_plain'][k]:.2f} | "
+            f"{r['model_flops_per_s'][k] / 1e9:.1f} | {r['fraction_of_matmul_peak'][k]:.1%} | "
+            f"{r['fraction_of_model_gemm'][k]:.1%} |"
         )
     return "\n".join(lines)
 

@@ -141,6 +141,20 @@ def run(
         teardown(env)
 
 
+class LMLoss(torch.nn.Module):
+    """The model and its next-token cross entropy as one module, so that `torch.compile` sees
+    (and fuses) the vocab-wide log-softmax too — in eager mode it is ~17% of a `tiny` step — and
+    DDP wraps a single forward. Holds no parameters of its own: checkpoints save `model`."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        logits = self.model(input_ids=x, use_cache=False).logits
+        return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
+
+
 def _train(
     st: Stage,
     cfg: TrainConfig,
@@ -175,11 +189,11 @@ def _train(
         torch.manual_seed(derive_seed(cfg.seed, STAGE, "train"))
     rows = read_metrics(metrics_path, start) if env.is_main else []
     model.train()
-    fwd: torch.nn.Module = model
+    fwd: torch.nn.Module = LMLoss(model)
     if env.enabled:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
-        fwd = DDP(model, device_ids=[env.device.index] if env.device.type == "cuda" else None)
+        fwd = DDP(fwd, device_ids=[env.device.index] if env.device.type == "cuda" else None)
     if cfg.compile:
         fwd = torch.compile(fwd)
     amp = cfg.dtype == "bfloat16"
@@ -229,8 +243,7 @@ def _train(
                 sync = (fwd._orig_mod if cfg.compile else fwd).no_sync()
             with sync:
                 with torch.autocast(env.device.type, dtype=torch.bfloat16, enabled=amp):
-                    logits = fwd(input_ids=x, use_cache=False).logits
-                loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
+                    loss = fwd(x, y)
                 (loss / cfg.grad_accum).backward()
             loss_sum += loss.detach()
         if cfg.clip > 0:
