@@ -278,14 +278,21 @@ def bench(
 
 def format_result(r: dict[str, Any]) -> str:
     lines = [
-        f"{r['size']} vocab {r['vocab']}, {r['batch']}x{r['seq_len']} tokens/step, {r['dtype']}, "
-        f"{r['threads']} threads, fastest of {r['rounds']} x {r['timed_steps']} timed steps "
-        "(median in brackets)",
-        f"matmul peak: fp32 {r['matmul_peak_flops_per_s']['float32'] / 1e9:.1f} GFLOP/s, "
-        f"bf16 {r['matmul_peak_flops_per_s']['bfloat16'] / 1e9:.1f} GFLOP/s (1024^2); the model's "
-        f"own GEMM shapes in {r['dtype']}: {r['model_gemm_flops_per_s'] / 1e9:.1f} GFLOP/s",
-        "| loop | tokens/s | vs HF Trainer | vs plain | model GFLOP/s | of matmul peak "
-        "| of model-GEMM rate |",
+        (
+            f"{r['size']} vocab {r['vocab']}, {r['batch']}x{r['seq_len']} tokens/step, "
+            f"{r['dtype']}, {r['threads']} threads, fastest of {r['rounds']} x "
+            f"{r['timed_steps']} timed steps (median in brackets)"
+        ),
+        (
+            f"matmul peak: fp32 {r['matmul_peak_flops_per_s']['float32'] / 1e9:.1f} GFLOP/s, "
+            f"bf16 {r['matmul_peak_flops_per_s']['bfloat16'] / 1e9:.1f} GFLOP/s (1024^2); the "
+            f"model's own GEMM shapes in {r['dtype']}: "
+            f"{r['model_gemm_flops_per_s'] / 1e9:.1f} GFLOP/s"
+        ),
+        (
+            "| loop | tokens/s | vs HF Trainer | vs plain | model GFLOP/s | of matmul peak "
+            "| of model-GEMM rate |"
+        ),
         "|---|---|---|---|---|---|---|",
     ]
     for k in (k for k in LOOPS if k in r["tokens_per_s"]):
