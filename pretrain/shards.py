@@ -15,12 +15,12 @@ import argparse
 import math
 import os
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from pretrain.encode import benchmark_parallel, encode_batches, encode_parallel, text_batches
 from synth.core.config import asdict, check
 from synth.core.manifest import Stage, read_manifest
 
@@ -89,82 +89,6 @@ class _AtomicFile:
             os.unlink(self.tmp)
 
 
-def encode_batches(texts: Iterator[list[str]], tokenizer_dir: str | Path, eos_id: int, dtype) -> Iterator[list[np.ndarray]]:
-    """Encode batches of texts into arrays of ids with EOS appended (used by workers too)."""
-    from pretrain.tokenizer import FastTokenizer
-    tok = FastTokenizer(tokenizer_dir)
-    for batch in texts:
-        yield [np.asarray(ids + [eos_id], dtype=dtype) for ids in tok.encode_batch(batch)]
-
-
-_WORKER: dict = {}
-
-
-def _init_worker(tokenizer_dir: str, eos_id: int, dtype: str) -> None:
-    os.environ["TOKENIZERS_PARALLELISM"] = "false"
-    from pretrain.tokenizer import FastTokenizer
-    _WORKER.update(tok=FastTokenizer(tokenizer_dir), eos=eos_id, dtype=np.dtype(dtype))
-
-
-def _encode_in_worker(batch: list[str]) -> list[np.ndarray]:
-    enc = _WORKER["tok"].encode_batch(batch)
-    return [np.asarray(ids + [_WORKER["eos"]], dtype=_WORKER["dtype"]) for ids in enc]
-
-
-def encode_parallel(batches: Iterator[list[str]], tokenizer_dir: Path, eos_id: int, dtype,
-                    workers: int) -> Iterator[list[np.ndarray]]:
-    """Encode batches in `workers` processes; `imap` keeps the input order, so the shards are
-    byte-identical to a single-process run."""
-    import multiprocessing as mp
-    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    with ctx.Pool(workers, initializer=_init_worker,
-                  initargs=(str(tokenizer_dir), eos_id, np.dtype(dtype).str)) as pool:
-        yield from pool.imap(_encode_in_worker, batches, chunksize=1)
-
-
-def benchmark_parallel(corpus_dir: str | Path, tokenizer_dir: str | Path, workers: int = 2,
-                       batch_size: int = 256) -> dict:
-    """Time encoding a corpus in 1 process vs `workers` processes (Rust threads off in both);
-    checks the outputs are identical. Returns seconds, docs/s and the speed ratio."""
-    import time
-
-    from pretrain.tokenizer import FastTokenizer
-    prev = os.environ.get("TOKENIZERS_PARALLELISM")
-    os.environ["TOKENIZERS_PARALLELISM"] = "false"
-    try:
-        tok = FastTokenizer(tokenizer_dir)
-        dtype = np.uint16 if token_size_for(tok.vocab_size) == 2 else np.uint32
-        t0 = time.perf_counter()
-        one = [d for b in encode_batches(_batches(Path(corpus_dir), batch_size), tokenizer_dir,
-                                         tok.eos_id, dtype) for d in b]
-        t1 = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        many = [d for b in encode_parallel(_batches(Path(corpus_dir), batch_size), Path(tokenizer_dir),
-                                           tok.eos_id, dtype, workers) for d in b]
-        tn = time.perf_counter() - t0
-    finally:
-        if prev is None:
-            os.environ.pop("TOKENIZERS_PARALLELISM", None)
-        else:
-            os.environ["TOKENIZERS_PARALLELISM"] = prev
-    same = len(one) == len(many) and all(np.array_equal(a, b) for a, b in zip(one, many))
-    return {"docs": len(one), "tokens": int(sum(len(d) for d in one)), "seconds_1": t1,
-            f"seconds_{workers}": tn, "speedup": t1 / tn, "identical": same, "workers": workers,
-            "cpus": os.cpu_count()}
-
-
-def _batches(corpus_dir: Path, size: int) -> Iterator[list[str]]:
-    from pretrain.corpora import iter_corpus
-    batch: list[str] = []
-    for d in iter_corpus(corpus_dir):
-        batch.append(d["text"])
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 class ShardWriter:
     """Write documents (arrays with EOS) into NNNNN.ds / .index / .metadata files atomically."""
 
@@ -224,11 +148,12 @@ def run(cfg: ShardsConfig, corpus_dir: str | Path, tokenizer_dir: str | Path, ou
     name = cfg.tokenizer_name or _tokenizer_name(Path(tokenizer_dir))
     writer = ShardWriter(st.dir, name, token_size, cfg.max_tokens_per_file)
     dtype = np.uint16 if token_size == 2 else np.uint32
-    batches = _batches(Path(corpus_dir), cfg.batch_size)
     if cfg.workers > 1:
-        encoded = encode_parallel(batches, Path(tokenizer_dir), tok.eos_id, dtype, cfg.workers)
+        encoded = encode_parallel(Path(corpus_dir), Path(tokenizer_dir), tok.eos_id, dtype,
+                                  cfg.workers, cfg.batch_size)
     else:
-        encoded = encode_batches(batches, tokenizer_dir, tok.eos_id, dtype)
+        encoded = encode_batches(text_batches(Path(corpus_dir), cfg.batch_size), tokenizer_dir,
+                                 tok.eos_id, dtype)
     bar = tqdm(unit="docs", desc="tokenize", mininterval=2.0)
     try:
         for docs in encoded:

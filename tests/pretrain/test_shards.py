@@ -89,6 +89,35 @@ def test_parallel_output_identical(env, tmp_path):
     _, corpus, tok, out = env
     par = run(ShardsConfig(max_tokens_per_file=20_000, workers=2, batch_size=16), corpus, tok, tmp_path)
     assert dir_bytes(par) == dir_bytes(out)
-    from pretrain.shards import benchmark_parallel
+    from pretrain.encode import benchmark_parallel
     b = benchmark_parallel(corpus, tok, workers=2, batch_size=32)
     assert b["identical"] and b["docs"] == 120 and b["speedup"] > 0
+
+
+def test_worker_ranges_cover_every_line_and_report_bad_rows(env, tmp_path):
+    """Workers read their own byte ranges of docs-*.jsonl: many small ranges give the same
+    documents in order, and a malformed row in a worker names its file and line."""
+    import shutil
+
+    from pretrain.encode import encode_batches, encode_parallel, jsonl_chunks, text_batches
+    from pretrain.tokenizer import FastTokenizer
+    from synth.core.errors import InputError
+
+    _, corpus, tok, _ = env
+    chunks = jsonl_chunks(corpus, 2, min_bytes=1)
+    assert len(chunks) > 10
+    for (f, _, end, _), (g, start, _, _) in zip(chunks, chunks[1:]):
+        assert start == (end if f == g else 0)
+    eos = FastTokenizer(tok).eos_id
+    one = [d for b in encode_batches(text_batches(corpus, 7), tok, eos, np.uint16) for d in b]
+    many = [d for b in encode_parallel(corpus, tok, eos, np.uint16, 2, min_chunk_bytes=1)
+            for d in b]
+    assert len(one) == len(many) and all(np.array_equal(a, b) for a, b in zip(one, many))
+    bad = tmp_path / "bad"
+    shutil.copytree(corpus, bad)
+    f = sorted(bad.glob("docs-*.jsonl"))[-1]
+    lines = f.read_text().splitlines()
+    lines[len(lines) // 2] = '{"id": "x", "text": 5}'
+    f.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match=rf"{f.name}:{len(lines) // 2 + 1}: field 'text'"):
+        list(encode_parallel(bad, tok, eos, np.uint16, 2, min_chunk_bytes=1))

@@ -1,0 +1,192 @@
+"""Encode a corpus dir into per-document token arrays (EOS appended), in one process or many.
+
+The parallel path is datatrove-style: for the corpus stage's own layout (`docs-*.jsonl`) the
+parent only cuts the files into byte ranges at line ends; each worker reads, parses, validates
+and encodes its ranges and returns one flat token buffer plus document lengths, so the parent
+does almost nothing and two processes run close to 2x one. Other layouts (parquet, user jsonl)
+are read by the parent and sent to the workers in batches. Either way `imap` keeps corpus
+order, so the output is byte-identical to a single-process run.
+
+    python -m pretrain.shards --corpus DIR --tokenizer DIR --benchmark 2   # speed, 2 vs 1 process
+"""
+from __future__ import annotations
+
+import json
+import mmap
+import os
+from collections.abc import Iterator
+from itertools import chain
+from pathlib import Path
+
+import numpy as np
+
+from synth.core.errors import InputError
+
+Chunk = tuple[str, int, int, int]   # path, start byte, end byte, line number of the first line
+
+
+def encode_batches(texts: Iterator[list[str]], tokenizer_dir: str | Path, eos_id: int,
+                   dtype) -> Iterator[list[np.ndarray]]:
+    """Encode batches of texts into arrays of ids with EOS appended (the single-process path)."""
+    from pretrain.tokenizer import FastTokenizer
+    tok = FastTokenizer(tokenizer_dir)
+    for batch in texts:
+        yield [np.asarray(ids + [eos_id], dtype=dtype) for ids in tok.encode_batch(batch)]
+
+
+def text_batches(corpus_dir: Path, size: int) -> Iterator[list[str]]:
+    """The corpus's texts in order, `size` at a time (rows validated by iter_corpus)."""
+    from pretrain.corpora import iter_corpus
+    batch: list[str] = []
+    for d in iter_corpus(corpus_dir):
+        batch.append(d["text"])
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def jsonl_chunks(corpus_dir: Path, workers: int, min_bytes: int = 1 << 18) -> list[Chunk] | None:
+    """The corpus stage's docs-*.jsonl files cut at line ends into byte ranges, in corpus order
+    with the first line's number; None when the dir holds another layout, which the parent then
+    reads itself. Guided sizes: each range is 1/(4*workers) of the bytes still unassigned (at
+    least `min_bytes`), so early ranges are big (little overhead) and the last are small (the
+    workers finish together)."""
+    files = sorted(Path(corpus_dir).glob("docs-*.jsonl")) if Path(corpus_dir).is_dir() else []
+    if not files:
+        return None
+    left = sum(f.stat().st_size for f in files)
+    chunks: list[Chunk] = []
+    for f in files:
+        size = f.stat().st_size
+        if size == 0:
+            continue
+        with open(f, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            pos, line = 0, 1
+            while pos < size:
+                step = max(min_bytes, left // (4 * workers))
+                end = mm.find(b"\n", min(pos + step, size) - 1)
+                end = size if end == -1 else end + 1
+                chunks.append((str(f), pos, end, line))
+                line += mm[pos:end].count(b"\n")
+                left -= end - pos
+                pos = end
+    return chunks
+
+
+_WORKER: dict = {}
+
+
+def _init_worker(tokenizer_dir: str, eos_id: int, dtype: str, batch_size: int) -> None:
+    import gc
+    gc.disable()  # rows are acyclic (refcounting frees them); a collection would walk, and so
+    # copy-on-write, every object inherited from the parent
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    from pretrain.tokenizer import FastTokenizer
+    _WORKER.update(tok=FastTokenizer(tokenizer_dir), eos=eos_id, dtype=np.dtype(dtype),
+                   batch_size=batch_size)
+
+
+def _flat(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """One flat token array (EOS after each text) and the document lengths; encodes
+    `batch_size` texts at a time and converts each batch to numpy at once (a huge batch of
+    Python int lists is slower per token)."""
+    size, eos, dtype = _WORKER["batch_size"], _WORKER["eos"], _WORKER["dtype"]
+    parts, lengths = [], []
+    for i in range(0, len(texts), size):
+        enc = _WORKER["tok"].encode_batch(texts[i:i + size])
+        lengths += [len(ids) + 1 for ids in enc]
+        parts.append(np.fromiter(chain.from_iterable(ids + [eos] for ids in enc), dtype=dtype))
+    flat = np.concatenate(parts) if parts else np.zeros(0, dtype)
+    return flat, np.asarray(lengths, dtype=np.int64)
+
+
+def _rows(path: str, data: bytes, line0: int) -> list[str]:
+    """Texts of the non-blank jsonl lines in `data`, validated as iter_corpus does."""
+    texts = []
+    for i, raw in enumerate(data.split(b"\n"), line0):
+        if not raw.strip():
+            continue
+        try:
+            row = json.loads(raw)
+        except json.JSONDecodeError as e:
+            raise InputError(path, i, None, f"not valid JSON ({e.msg} at column {e.colno})") from None
+        if not isinstance(row, dict):
+            raise InputError(path, i, None, f"expected a JSON object, got {type(row).__name__}")
+        if row.get("text") is None:
+            raise InputError(path, i, "text", "missing")
+        if not isinstance(row["text"], str):
+            raise InputError(path, i, "text", f"expected a string, got {type(row['text']).__name__}")
+        if row.get("id") is None and row.get("doc_id") is None:
+            raise InputError(path, i, "id", "missing (nor doc_id)")
+        texts.append(row["text"])
+    return texts
+
+
+def _encode_chunk(chunk: Chunk) -> tuple[np.ndarray, np.ndarray]:
+    path, start, end, line0 = chunk
+    with open(path, "rb") as f:
+        f.seek(start)
+        data = f.read(end - start)
+    return _flat(_rows(path, data, line0))
+
+
+def _encode_texts(batch: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    return _flat(batch)
+
+
+def encode_parallel(corpus_dir: Path, tokenizer_dir: Path, eos_id: int, dtype, workers: int,
+                    batch_size: int = 1000, min_chunk_bytes: int = 1 << 18,
+                    ) -> Iterator[list[np.ndarray]]:
+    """Encode the corpus in `workers` processes, yielding lists of per-document arrays in
+    corpus order (identical to `encode_batches` over `text_batches`); jsonl ranges are at
+    least `min_chunk_bytes` (see jsonl_chunks)."""
+    import multiprocessing as mp
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    chunks = jsonl_chunks(corpus_dir, workers, min_chunk_bytes)
+    with ctx.Pool(workers, initializer=_init_worker,
+                  initargs=(str(tokenizer_dir), eos_id, np.dtype(dtype).str, batch_size)) as pool:
+        results = (pool.imap(_encode_chunk, chunks, chunksize=1) if chunks is not None else
+                   pool.imap(_encode_texts, text_batches(corpus_dir, batch_size), chunksize=1))
+        for flat, lengths in results:  # an InputError in a worker is re-raised here
+            yield np.split(flat, np.cumsum(lengths)[:-1]) if len(lengths) else []
+
+
+def benchmark_parallel(corpus_dir: str | Path, tokenizer_dir: str | Path, workers: int = 2,
+                       batch_size: int = 256, rounds: int = 3) -> dict:
+    """Time encoding a corpus in 1 process vs `workers` processes (Rust threads off in both),
+    alternating `rounds` times; the fastest run of each counts (the least disturbed by other
+    jobs on the machine; pool start-up and reading the corpus are inside the timing).
+    Checks the outputs are identical. Returns seconds, the speed ratio and every timing."""
+    import time
+
+    from pretrain.shards import token_size_for
+    from pretrain.tokenizer import FastTokenizer
+    prev = os.environ.get("TOKENIZERS_PARALLELISM")
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    times: dict[int, list[float]] = {1: [], workers: []}
+    corpus = Path(corpus_dir)
+    try:
+        tok = FastTokenizer(tokenizer_dir)
+        dtype = np.uint16 if token_size_for(tok.vocab_size) == 2 else np.uint32
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            one = [d for b in encode_batches(text_batches(corpus, batch_size), tokenizer_dir,
+                                             tok.eos_id, dtype) for d in b]
+            times[1].append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            many = [d for b in encode_parallel(corpus, Path(tokenizer_dir), tok.eos_id, dtype,
+                                               workers, batch_size) for d in b]
+            times[workers].append(time.perf_counter() - t0)
+    finally:
+        if prev is None:
+            os.environ.pop("TOKENIZERS_PARALLELISM", None)
+        else:
+            os.environ["TOKENIZERS_PARALLELISM"] = prev
+    same = len(one) == len(many) and all(np.array_equal(a, b) for a, b in zip(one, many))
+    t1, tn = min(times[1]), min(times[workers])
+    return {"docs": len(one), "tokens": int(sum(len(d) for d in one)), "seconds_1": t1,
+            f"seconds_{workers}": tn, "speedup": t1 / tn, "identical": same, "workers": workers,
+            "cpus": os.cpu_count(), "rounds": rounds,
+            "all_seconds": {str(k): [round(x, 3) for x in v] for k, v in times.items()}}
