@@ -112,22 +112,24 @@ def plain_loop(
 
 def shape_peak(cfg: ModelConfig, vocab: int, tokens: int, dtype: torch.dtype,
                seconds: float = 1.0) -> float:
-    """FLOP/s of the model's own GEMMs (forward shapes: tokens x d_model times the q/k/v/o,
-    gate/up/down and lm-head weights), FLOP-weighted — what BLAS delivers for these skinny
-    matrices, an upper bound for any loop that adds nothing but matmuls."""
+    """FLOP/s of the model's own GEMMs, FLOP-weighted: for every linear layer (q/k/v/o,
+    gate/up/down, lm head) with M = tokens, the forward [M,K]@[K,N] and the two backward
+    products (input grad [M,N]@[N,K], weight grad [K,M]@[M,N]) — what BLAS delivers for these
+    skinny matrices, i.e. the rate a loop would reach if it did nothing but its matmuls."""
     sh = cfg.shape()
     d, f, kv = sh["d_model"], sh["ffn_dim"], sh["n_kv_heads"] * cfg.head_dim
-    shapes = [(d, d), (d, kv), (d, kv), (d, d), (d, f), (d, f), (f, d), (d, vocab)]
+    layers = [(d, d), (d, kv), (d, kv), (d, d), (d, f), (d, f), (f, d), (d, vocab)]
+    shapes = [s for k, n in layers for s in ((tokens, k, n), (tokens, n, k), (k, tokens, n))]
     total_flops, total_s = 0.0, 0.0
-    for k, n in shapes:
-        a, b = torch.randn(tokens, k).to(dtype), torch.randn(k, n).to(dtype)
+    for m, k, n in shapes:
+        a, b = torch.randn(m, k).to(dtype), torch.randn(k, n).to(dtype)
         torch.matmul(a, b)
         best, t_end = float("inf"), time.perf_counter() + seconds / len(shapes)
         while time.perf_counter() < t_end:
             t = time.perf_counter()
             torch.matmul(a, b)
             best = min(best, time.perf_counter() - t)
-        total_flops += 2 * tokens * k * n
+        total_flops += 2 * m * k * n
         total_s += best
     return total_flops / total_s
 

@@ -50,6 +50,8 @@ class TrainConfig:
     seed: int = 0
     dtype: str = "float32"
     compile: bool = False
+    fused_loss: bool = True      # chunked LM head + CE (pretrain.train.fused_ce): faster, less memory
+    loss_chunk: int = 0          # tokens per chunk of the fused loss; 0 = auto (fused_ce.auto_chunk)
     attn_implementation: str = "sdpa"
     threads: int = 0
     device: str = "auto"
@@ -66,7 +68,7 @@ class TrainConfig:
     def validate(self, prefix: str = "") -> None:
         for f in ("seq_len", "batch_size", "grad_accum", "log_every", "keep_checkpoints"):
             check(getattr(self, f) >= 1, prefix, f, "must be >= 1")
-        for f in ("ckpt_every", "eval_every", "threads", "eval_tokens"):
+        for f in ("ckpt_every", "eval_every", "threads", "eval_tokens", "loss_chunk"):
             check(getattr(self, f) >= 0, prefix, f, "must be >= 0")
         check(
             self.warmup_steps is None or self.warmup_steps >= 0,

@@ -38,6 +38,7 @@ from pretrain.train.common import (
 from pretrain.train.config import TrainConfig, lr_at
 from pretrain.train.data import BatchStream, open_tokens
 from pretrain.train.distributed import DistEnv, barrier, mean, setup, teardown
+from pretrain.train.fused_ce import fused_linear_cross_entropy
 from pretrain.train.evaluate import Hook, as_hook_list, heldout_loss, run_hooks
 from pretrain.train.tracking import init_tracker
 from synth.core.config import check, validate_all
@@ -143,16 +144,21 @@ def run(
 
 class LMLoss(torch.nn.Module):
     """The model and its next-token cross entropy as one module, so that `torch.compile` sees
-    (and fuses) the vocab-wide log-softmax too — in eager mode it is ~17% of a `tiny` step — and
-    DDP wraps a single forward. Holds no parameters of its own: checkpoints save `model`."""
+    the loss too and DDP wraps a single forward. `fused` computes the LM head and CE in chunks
+    (pretrain.train.fused_ce) instead of materialising [tokens, vocab] logits — the vocab-wide
+    log-softmax is ~17% of an eager `tiny` step. Holds no parameters: checkpoints save `model`."""
 
-    def __init__(self, model: torch.nn.Module) -> None:
+    def __init__(self, model: torch.nn.Module, fused: bool = True, chunk: int = 0) -> None:
         super().__init__()
-        self.model = model
+        self.model, self.fused, self.chunk = model, fused, chunk
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        logits = self.model(input_ids=x, use_cache=False).logits
-        return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
+        if not self.fused:
+            logits = self.model(input_ids=x, use_cache=False).logits
+            return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
+        h = self.model.model(input_ids=x, use_cache=False).last_hidden_state
+        return fused_linear_cross_entropy(h.reshape(-1, h.shape[-1]),
+                                          self.model.lm_head.weight, y.reshape(-1), self.chunk)
 
 
 def _train(
@@ -189,7 +195,7 @@ def _train(
         torch.manual_seed(derive_seed(cfg.seed, STAGE, "train"))
     rows = read_metrics(metrics_path, start) if env.is_main else []
     model.train()
-    fwd: torch.nn.Module = LMLoss(model)
+    fwd: torch.nn.Module = LMLoss(model, cfg.fused_loss, cfg.loss_chunk)
     if env.enabled:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
