@@ -11,7 +11,6 @@ order, so the output is byte-identical to a single-process run.
 """
 from __future__ import annotations
 
-import json
 import mmap
 import os
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from synth.core.errors import InputError
+from synth.core.io import parse_jsonl_line
 
 Chunk = tuple[str, int, int, int]   # path, start byte, end byte, line number of the first line
 
@@ -106,14 +106,9 @@ def _rows(path: str, data: bytes, line0: int) -> list[str]:
     """Texts of the non-blank jsonl lines in `data`, validated as iter_corpus does."""
     texts = []
     for i, raw in enumerate(data.split(b"\n"), line0):
-        if not raw.strip():
+        row = parse_jsonl_line(raw, path, i)
+        if row is None:
             continue
-        try:
-            row = json.loads(raw)
-        except json.JSONDecodeError as e:
-            raise InputError(path, i, None, f"not valid JSON ({e.msg} at column {e.colno})") from None
-        if not isinstance(row, dict):
-            raise InputError(path, i, None, f"expected a JSON object, got {type(row).__name__}")
         if row.get("text") is None:
             raise InputError(path, i, "text", "missing")
         if not isinstance(row["text"], str):

@@ -50,15 +50,22 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
     """Yield (line_number, object) for each non-blank line; bad JSON raises InputError."""
     with open(path, encoding="utf-8") as f:
         for i, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(path, i, None, f"not valid JSON ({e.msg} at column {e.colno})") from None
-            if not isinstance(obj, dict):
-                raise InputError(path, i, None, f"expected a JSON object, got {type(obj).__name__}")
-            yield i, obj
+            obj = parse_jsonl_line(line, path, i)
+            if obj is not None:
+                yield i, obj
+
+
+def parse_jsonl_line(line: str | bytes, path: str | Path, i: int) -> dict | None:
+    """One jsonl line as a dict (None if blank); bad JSON or a non-object raises InputError."""
+    if not line.strip():
+        return None
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise InputError(path, i, None, f"not valid JSON ({e.msg} at column {e.colno})") from None
+    if not isinstance(obj, dict):
+        raise InputError(path, i, None, f"expected a JSON object, got {type(obj).__name__}")
+    return obj
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
