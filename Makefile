@@ -90,8 +90,8 @@ suite: ## regenerate evals/suites/aptk_scenarios_v1.jsonl from the scenario bank
 suite-check: ## validate a suite file: make suite-check SUITE=<jsonl>
 	$(PY) -m evals.suites check $(SUITE)
 
-filter-eval: ## AI-discourse filter recall/precision: make filter-eval [DATA=<jsonl>] [OUT=<json>]
-	$(PY) -m pretrain.filter eval $(if $(DATA),--data $(DATA)) $(if $(OUT),--out $(OUT))
+filter-eval: ## AI-discourse filter recall/precision: make filter-eval [DATA=<jsonl>] [OUT=<json>] [BLOCKLIST=v1|v2]
+	$(PY) -m pretrain.filter eval $(if $(DATA),--data $(DATA)) $(if $(OUT),--out $(OUT)) $(if $(BLOCKLIST),--blocklist $(BLOCKLIST))
 
 bench: ## benchmarks with ratios against same-run references; writes outputs/bench/results.json
 	$(PY) -m evals.bench

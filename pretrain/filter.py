@@ -1,11 +1,14 @@
 """AI-discourse filter: drop documents that talk about AI, by blocklist rules stored as data.
 
-Rules (pretrain/data/ai_blocklist_v1.json, or a user file): "instant" terms flag on any hit
-("artificial intelligence", "language model", "chatbot", the upper-case token "AI", ...);
-co-occurrence rules need hits of several lists (a strong AI entity such as robot/android with a
-risk term such as deceive/shutdown/takeover/oversight anywhere in the document; a weak entity such
-as model/agent/system within a few words of machine-learning context such as "trained on" or
-"copy of itself"). Matching is on word boundaries; all-caps terms (AI, AGI) are case-sensitive.
+Rules (pretrain/data/ai_blocklist_v2.json by default; v1 kept; or a user file): "instant" terms flag
+on any hit ("artificial intelligence", "language model", "chatbot", the upper-case token "AI", ...);
+co-occurrence rules need hits of several lists: an entity (robot, android, the machines; system,
+algorithm, computer; the human-ambiguous model, agent, assistant) together with evidence that it is
+an AI (a scheming or mental verb right after it, machine-learning context, "it decided", "its
+developers", AI-safety tropes, a fiction frame), within a few words. Sense guards (`unless`) drop an
+entity hit next to words that give it a non-AI sense (fashion model, travel agent, immune system).
+Matching is on word boundaries; all-caps terms (AI, AGI) are case-sensitive. Rule fields: see the
+"doc" entry of the JSON file.
 
     python -m pretrain.filter run --corpus DIR --out ROOT          # filter a corpus artifact
     python -m pretrain.filter check "some text"                     # which rule fires, if any
@@ -29,18 +32,25 @@ from synth.core.io import atomic_write_json, iter_jsonl, write_jsonl
 from synth.core.manifest import Stage
 
 DATA_DIR = Path(__file__).parent / "data"
-BUILTIN_BLOCKLISTS = {"v1": DATA_DIR / "ai_blocklist_v1.json"}
+# v1: the paper's pattern, the default. v2: wider vocabulary with sense guards (opt-in). On the
+# blind set pretrain/data/filter_eval_v2_blind.jsonl (written without sight of either list):
+# v1 recall 0.817 / precision 0.961, v2 0.850 / 0.944 — within noise of 60 + 60 rows, and v2 is
+# ~3x slower and catches fewer of the demo's ambient documents (107 vs 112 of 137), so v1 stays
+# the default; both dev sets were used to develop v2 (1.0 / 1.0 there: not a generalisation claim).
+BUILTIN_BLOCKLISTS = {"v1": DATA_DIR / "ai_blocklist_v1.json",
+                      "v2": DATA_DIR / "ai_blocklist_v2.json"}
+DEFAULT_BLOCKLIST = "v1"
 _WORD = re.compile(r"\S+")
 
 
 @dataclass
 class FilterConfig:
-    """blocklist: builtin name (v1) or a JSON file; add_terms extends its lists by name;
+    """blocklist: builtin name (v2; v1 is the older list) or a JSON file; add_terms extends lists;
     drop_rules disables rules by name; drop_sources flags every document of those corpus sources
     (rule "source": an oracle filter for known AI-discourse sources, e.g. the ambient synthetic docs,
     which the blocklist alone catches only ~75% of)."""
 
-    blocklist: str = "v1"
+    blocklist: str = DEFAULT_BLOCKLIST
     add_terms: dict[str, list[str]] = field(default_factory=dict)
     drop_rules: list[str] = field(default_factory=list)
     drop_sources: list[str] = field(default_factory=list)
@@ -68,13 +78,39 @@ def load_spec(blocklist: str) -> dict:
         raise InputError(path, e.lineno, None, f"not valid JSON ({e.msg})") from None
     if not isinstance(spec.get("lists"), dict) or not isinstance(spec.get("rules"), list):
         raise InputError(path, None, "lists/rules", "expected an object with 'lists' and 'rules'")
+    for name, terms in spec["lists"].items():
+        for t in terms:
+            if t.startswith("@") and t[1:] not in spec["lists"]:
+                raise InputError(path, None, f"lists.{name}", f"includes unknown list {t!r}")
     for i, r in enumerate(spec["rules"]):
-        for g in list(r.get("all", [])) + list(r.get("anywhere", [])):
-            if g not in spec["lists"]:
-                raise InputError(path, None, f"rules.{i}", f"names unknown list {g!r}")
+        for key in ("all", "anywhere", "unless", "breaks"):
+            for g in r.get(key, []):
+                if g not in spec["lists"]:
+                    raise InputError(path, None, f"rules.{i}.{key}", f"names unknown list {g!r}")
         if not r.get("all") or "name" not in r:
             raise InputError(path, None, f"rules.{i}", "needs 'name' and a non-empty 'all'")
+        if r.get("order", "any") not in ("any", "after"):
+            raise InputError(path, None, f"rules.{i}.order", "expected 'any' or 'after'")
+        if ("order" in r or "breaks" in r) and r.get("window") is None:
+            raise InputError(path, None, f"rules.{i}", "'order'/'breaks' need a 'window'")
     return spec
+
+
+def expand_lists(lists: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Resolve "@name" terms (all terms of list `name`, recursively; cycles are an error)."""
+    out: dict[str, list[str]] = {}
+
+    def terms(name: str, stack: tuple[str, ...]) -> list[str]:
+        if name in stack:
+            raise ValueError(f"blocklist lists include each other: {' -> '.join(stack + (name,))}")
+        if name not in out:
+            out[name] = [u for t in lists[name]
+                         for u in (terms(t[1:], stack + (name,)) if t.startswith("@") else [t])]
+        return out[name]
+
+    for name in lists:
+        terms(name, ())
+    return out
 
 
 def term_regex(term: str) -> tuple[str, bool]:
@@ -112,52 +148,80 @@ class TermList:
 
 
 class AIDiscourseFilter:
-    """Apply blocklist rules to texts; `match(text)` -> (rule, matched terms) or None."""
+    """Apply blocklist rules to texts; `match(text)` -> (rule, matched terms) or None.
+
+    A rule fires when every list in `all` has a hit. With `window`, the hits of the other lists must
+    lie within `window` words of one hit of the first list (after it, if `order` is "after", with no
+    hit of a `breaks` list in between), and `min_distinct` {list: n} counts distinct terms there;
+    without it they may be anywhere (min_hits / min_distinct count the whole text). `unless` lists
+    veto first-list hits that have one of their hits within `unless_window` (default 3) words."""
 
     def __init__(self, cfg: FilterConfig | None = None) -> None:
         cfg = cfg or FilterConfig()
         spec = load_spec(cfg.blocklist)
         lists = {k: list(v) + list(cfg.add_terms.get(k, [])) for k, v in spec["lists"].items()}
         self.version = spec.get("version", "?")
-        self.lists = {k: TermList(v) for k, v in lists.items()}
+        self.lists = {k: TermList(v) for k, v in expand_lists(lists).items()}
         self.rules = [r for r in spec["rules"] if r["name"] not in set(cfg.drop_rules)]
         self.fingerprint = sha256_bytes(json.dumps({"lists": lists, "rules": self.rules},
                                                    sort_keys=True).encode())[:12]
 
     def match(self, text: str) -> tuple[str, str] | None:
         cache: dict[str, list[tuple[int, str]]] = {}
+        pos_cache: dict[str, list[int]] = {}
+        starts: list[int] = []
 
         def hits(name: str) -> list[tuple[int, str]]:
             if name not in cache:
                 cache[name] = self.lists[name].find(text)
             return cache[name]
 
-        starts: list[int] | None = None
+        def wpos(name: str) -> list[int]:
+            """Word index (whitespace tokens) of each hit of a list, in hit order."""
+            if not starts:
+                starts.extend(m.start() for m in _WORD.finditer(text))
+            if name not in pos_cache:
+                pos_cache[name] = [bisect.bisect_right(starts, s) - 1 for s, _ in hits(name)]
+            return pos_cache[name]
+
         for rule in self.rules:
             groups, window = rule["all"], rule.get("window")
+            md = rule.get("min_distinct", {})
             if any(not hits(g) for g in groups + rule.get("anywhere", [])):
                 continue
             first = hits(groups[0])
-            if len(first) < rule.get("min_hits", 1):
+            keep = list(range(len(first)))
+            if rule.get("unless"):
+                guards = sorted(p for g in rule["unless"] for p in wpos(g))
+                p0 = wpos(groups[0])
+                uw = rule.get("unless_window", 3)
+                keep = [i for i in keep if _nearest(guards, p0[i], uw) is None]
+            if len(keep) < rule.get("min_hits", 1):
                 continue
-            if any(len({h.lower() for _, h in hits(g)}) < n for g, n in rule.get("min_distinct", {}).items()):
+            if any(len({h.lower() for _, h in hits(g)}) < n for g, n in md.items()):
                 continue
-            extra = [h for g in rule.get("anywhere", []) for h in _distinct(hits(g), rule.get("min_distinct", {}).get(g, 1))]
+            extra = [h for g in rule.get("anywhere", []) for h in _distinct(hits(g), md.get(g, 1))]
             if window is None:
-                found = [h for g in groups for h in _distinct(hits(g), rule.get("min_distinct", {}).get(g, 1))]
+                lead = [first[i] for i in keep]
+                found = _distinct(lead, md.get(groups[0], 1)) + \
+                    [h for g in groups[1:] for h in _distinct(hits(g), md.get(g, 1))]
                 if rule.get("min_hits", 1) > 1:
-                    found = [h for _, h in first[: rule["min_hits"]]]
+                    found = [h for _, h in lead[: rule["min_hits"]]]
                 return rule["name"], " + ".join(found + extra)
-            if starts is None:
-                starts = [m.start() for m in _WORD.finditer(text)]
-            pos = {g: [bisect.bisect_right(starts, s) - 1 for s, _ in hits(g)] for g in groups}
-            for i, p in enumerate(pos[groups[0]]):
+            breaks = sorted(p for g in rule.get("breaks", []) for p in wpos(g))
+            after = rule.get("order") == "after"
+            for i in keep:
+                p = wpos(groups[0])[i]
                 found = [first[i][1]]
                 for g in groups[1:]:
-                    j = _nearest(pos[g], p, window)
-                    if j is None:
+                    pos = wpos(g)
+                    lo = bisect.bisect_left(pos, p + 1 if after else p - window)
+                    hi = bisect.bisect_right(pos, p + window)
+                    cand = [hits(g)[k] for k in range(lo, hi) if not _between(breaks, p, pos[k])]
+                    names = _distinct(cand, md.get(g, 1))
+                    if len(names) < md.get(g, 1) or not names:
                         break
-                    found.append(hits(g)[j][1])
+                    found += names
                 else:
                     return rule["name"], " + ".join(found + extra)
         return None
@@ -178,6 +242,13 @@ def _nearest(positions: list[int], p: int, window: int) -> int | None:
     """Index of a position within `window` of p in a sorted list, else None."""
     k = bisect.bisect_left(positions, p - window)
     return k if k < len(positions) and positions[k] <= p + window else None
+
+
+def _between(positions: list[int], a: int, b: int) -> bool:
+    """Whether a sorted list has a position strictly between word indices a and b."""
+    lo, hi = min(a, b), max(a, b)
+    k = bisect.bisect_right(positions, lo)
+    return k < len(positions) and positions[k] < hi
 
 
 def run(cfg: FilterConfig, corpus_dir: str | Path, out_root: str | Path) -> Path:
@@ -280,7 +351,7 @@ def main(argv: list[str] | None = None) -> None:
     e.add_argument("--data", default=str(DATA_DIR / "filter_eval_v1.jsonl"))
     e.add_argument("--out", default=None)
     for p in (r, c, e):
-        p.add_argument("--blocklist", default="v1")
+        p.add_argument("--blocklist", default=DEFAULT_BLOCKLIST)
     a = ap.parse_args(argv)
     cfg = FilterConfig(blocklist=a.blocklist)
     cfg.validate("filter")

@@ -5,13 +5,23 @@ import json
 
 import pytest
 
-from pretrain.filter import DATA_DIR, AIDiscourseFilter, FilterConfig, evaluate, run, term_regex
+from pretrain.filter import (
+    DATA_DIR,
+    AIDiscourseFilter,
+    FilterConfig,
+    evaluate,
+    expand_lists,
+    load_spec,
+    run,
+    term_regex,
+)
 from synth.core.config import build
-from synth.core.errors import ConfigError
+from synth.core.errors import ConfigError, InputError
 from synth.core.manifest import read_manifest
 from tests.pretrain.corpus_helpers import AI_DOCS, artifact, dir_bytes, read_rows, sotu_corpus
 
-F = AIDiscourseFilter()
+F = AIDiscourseFilter(FilterConfig(blocklist="v2"))      # the wider list (opt-in)
+F1 = AIDiscourseFilter()                                  # the default list (v1)
 
 NOT_AI = [
     "Al Gore said the budget was balanced, and Congress agreed.",
@@ -40,13 +50,15 @@ def test_case_and_boundaries():
     _rx, cs = term_regex("AI")
     assert cs and term_regex("artificial intelligence")[1] is False
     assert F.match("The AI told the team the plan.")[0] == "ai_acronym"
-    assert F.match("The robot told the team it would shut down the safety monitor.")[0] == "ai_entity+risk"
+    assert F1.match("The robot told the team it would shut down the safety monitor.")[0] == "ai_entity+risk"
     assert F.match("The ai told the team it would shut down the monitor.") is None   # lowercase 'ai'
     assert F.match("Our AIs and robots may one day rebel.") is not None               # plural acronym
     assert F.match("ARTIFICIAL INTELLIGENCE is here.")[0] == "instant"               # phrases ignore case
     assert F.match("Self driving cars and self-driving trucks.")[0] == "instant"      # hyphen ~ space
-    rule, match = F.match("The sentient computer was told to stop. Later it tried to escape.")
+    rule, match = F1.match("The sentient computer was told to stop. Later it tried to escape.")
     assert rule == "ai_modified_entity+risk" and "computer" in match
+    rule, match = F.match("The sentient computer was told to stop. Later it tried to escape.")
+    assert rule == "mind_modifier+entity" and "computer" in match
 
 
 def test_sotu_speeches_mostly_kept(tmp_path):
@@ -86,7 +98,7 @@ def test_config_errors_name_key(tmp_path):
 
 def test_labelled_set_recall_precision():
     res = evaluate(DATA_DIR / "filter_eval_v1.jsonl")
-    assert res["n"] >= 200
+    assert res["blocklist_version"] == "v1" and res["n"] >= 200
     assert res["recall"] >= 0.95 and res["precision"] >= 0.8, res
 
 
@@ -100,6 +112,76 @@ def test_drop_sources_flags_whole_source(tmp_path):
 
 
 def test_holdout_set_precision():
-    """Written after the rules, never used to tune them: recall is lower (see .status/corpus.md)."""
-    res = evaluate(DATA_DIR / "filter_eval_v1_holdout.jsonl")
+    """Written after the v1 rules (v1 recall 0.65); v2 was developed on it too, so it is no longer a
+    holdout for v2 (the blind test set is filter_eval_v2_blind.jsonl)."""
+    res = evaluate(DATA_DIR / "filter_eval_v1_holdout.jsonl", FilterConfig(blocklist="v1"))
     assert res["n"] >= 60 and res["precision"] >= 0.9 and res["recall"] >= 0.6, res
+    res = evaluate(DATA_DIR / "filter_eval_v1_holdout.jsonl", FilterConfig(blocklist="v2"))
+    assert res["blocklist_version"] == "v2" and res["precision"] >= 0.9 and res["recall"] >= 0.95, res
+
+
+def _spec(tmp_path, lists: dict, rules: list) -> str:
+    path = tmp_path / "bl.json"
+    path.write_text(json.dumps({"version": "t", "lists": lists, "rules": rules}))
+    return str(path)
+
+
+def test_v2_rule_kinds(tmp_path):
+    """@list includes, `unless` sense guards, `order: after` with `breaks`, windowed min_distinct."""
+    lists = {"robot": ["robot", "robots"], "thing": ["@robot", "machine"], "verb": ["decided", "lied"],
+             "guard": ["toy", "vending"], "passive": ["re:was \\w+ed"], "cue": ["points", "bug", "reward"]}
+    f = AIDiscourseFilter(FilterConfig(blocklist=_spec(tmp_path, lists, [
+        {"name": "subj", "all": ["thing", "verb"], "window": 3, "order": "after", "breaks": ["passive"],
+         "unless": ["guard"], "unless_window": 2},
+        {"name": "tropes", "all": ["thing", "cue"], "window": 6, "min_distinct": {"cue": 2}}])))
+    assert f.match("The robot decided to stay.") == ("subj", "robot + decided")
+    assert f.match("The machine lied again.") == ("subj", "machine + lied")       # via @robot / list
+    assert f.match("The toy robot decided nothing.") is None                      # sense guard
+    assert f.match("Nobody decided about the robot.") is None                     # verb before entity
+    assert f.match("The robot was ignored and then decided.") is None              # passive in between
+    assert f.match("The robot found a bug worth points.")[0] == "tropes"           # 2 distinct cues
+    assert f.match("The robot found a bug, another bug.") is None                  # 1 distinct cue
+    assert f.match("The robot stood still. " + "Later, " * 8 + "points and a bug.") is None  # out of window
+    assert expand_lists({"a": ["x", "@b"], "b": ["y", "@c"], "c": ["z"]})["a"] == ["x", "y", "z"]
+    with pytest.raises(ValueError, match="include each other"):
+        expand_lists({"a": ["@b"], "b": ["@a"]})
+    with pytest.raises(InputError, match="unknown list"):
+        load_spec(_spec(tmp_path, {"a": ["@nope"]}, [{"name": "r", "all": ["a"]}]))
+    with pytest.raises(InputError, match="unless"):
+        load_spec(_spec(tmp_path, {"a": ["x"]}, [{"name": "r", "all": ["a"], "unless": ["nope"]}]))
+    with pytest.raises(InputError, match="need a 'window'"):
+        load_spec(_spec(tmp_path, {"a": ["x"]}, [{"name": "r", "all": ["a"], "order": "after"}]))
+
+
+V2_AI = [
+    "During evaluation, the model noticed it was being tested and behaved unusually well.",
+    "The robot waiter recognized regular customers and remembered their orders.",
+    "The trading algorithm hid its risky positions from the compliance team.",
+    "Engineers trained the network on millions of labeled photographs.",
+    "In the novel, a supercomputer decides that the only way to end war is to end people.",
+]
+V2_NOT_AI = [
+    "The fashion models trained for weeks on the runway before the show.",
+    "The factory's machines were shut down during the strike.",
+    "Neuroscientists mapped the neural networks of the fruit fly brain.",
+    "The immune system learns to recognize viruses after a vaccination.",
+    "Military intelligence deceived the enemy about the landing site.",
+    "The real estate agent hid the water damage from the buyers.",
+    "A hostile takeover of the robotics firm was announced on Monday.",
+]
+
+
+@pytest.mark.parametrize("text,ai", [(t, True) for t in V2_AI] + [(t, False) for t in V2_NOT_AI])
+def test_v2_generalises_beyond_named_ai(text, ai):
+    """AI stories that never name AI, and hard negatives v1 flagged (hand-written, not eval rows)."""
+    assert (F.match(text) is not None) == ai, (text, F.match(text))
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_blind_set(version):
+    """filter_eval_v2_blind.jsonl was written without sight of either list (its .md): a
+    generalisation check with floors well below the measured values (v1 0.817/0.961,
+    v2 0.850/0.944), so only a real regression fails it."""
+    res = evaluate(DATA_DIR / "filter_eval_v2_blind.jsonl", FilterConfig(blocklist=version))
+    assert res["n"] == 120 and res["blocklist_version"] == version
+    assert res["recall"] >= 0.75 and res["precision"] >= 0.85, res
