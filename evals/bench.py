@@ -63,6 +63,10 @@ def bench_mix(gb: float) -> dict:
                                  note=f"mixing {r['input_bytes'] / 1e9:.2f} GB vs cat of the same bytes"),
         "mix_peak_rss_mb": metric(r["peak_rss_MB"], "MB", 500.0, note="vs the 500 MB budget",
                                   input_gb=round(r["input_bytes"] / 1e9, 3)),
+        "mix_count_workers_speedup": metric(
+            r["mix_MB_per_s_2workers"], "MB/s", r["mix_MB_per_s"],
+            ref_unit="MB/s (token counting in 1 process)", identical=r["identical_2workers"],
+            note="mix.count_workers=2 vs 1, same input"),
     }
 
 

@@ -48,14 +48,18 @@ def text_batches(corpus_dir: Path, size: int) -> Iterator[list[str]]:
 
 
 def jsonl_chunks(corpus_dir: Path, workers: int, min_bytes: int = 1 << 18) -> list[Chunk] | None:
-    """The corpus stage's docs-*.jsonl files cut at line ends into byte ranges, in corpus order
-    with the first line's number; None when the dir holds another layout, which the parent then
-    reads itself. Guided sizes: each range is 1/(4*workers) of the bytes still unassigned (at
-    least `min_bytes`), so early ranges are big (little overhead) and the last are small (the
-    workers finish together)."""
+    """The corpus stage's docs-*.jsonl files as `line_chunks`; None when the dir holds another
+    layout (parquet, other names), which the parent then reads itself."""
     files = sorted(Path(corpus_dir).glob("docs-*.jsonl")) if Path(corpus_dir).is_dir() else []
-    if not files:
-        return None
+    return line_chunks(files, workers, min_bytes) if files else None
+
+
+def line_chunks(files: list[Path], workers: int, min_bytes: int = 1 << 18,
+                max_bytes: int = 1 << 24) -> list[Chunk]:
+    """`files` cut at line ends into byte ranges, in order, each with its first line's number.
+    Guided sizes: each range is 1/(4*workers) of the bytes still unassigned, within
+    [min_bytes, max_bytes], so early ranges are big (little overhead), the last are small (the
+    workers finish together) and a worker never holds more than ~max_bytes of text."""
     left = sum(f.stat().st_size for f in files)
     chunks: list[Chunk] = []
     for f in files:
@@ -65,7 +69,7 @@ def jsonl_chunks(corpus_dir: Path, workers: int, min_bytes: int = 1 << 18) -> li
         with open(f, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
             pos, line = 0, 1
             while pos < size:
-                step = max(min_bytes, left // (4 * workers))
+                step = min(max_bytes, max(min_bytes, left // (4 * workers)))
                 end = mm.find(b"\n", min(pos + step, size) - 1)
                 end = size if end == -1 else end + 1
                 chunks.append((str(f), pos, end, line))
@@ -102,10 +106,12 @@ def _flat(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return flat, np.asarray(lengths, dtype=np.int64)
 
 
-def _rows(path: str, data: bytes, line0: int) -> list[str]:
-    """Texts of the non-blank jsonl lines in `data`, validated as iter_corpus does."""
-    texts = []
+def _rows(path: str, data: bytes, line0: int, start: int = 0) -> tuple[list[str], list[int]]:
+    """Texts of the non-blank jsonl lines in `data` (validated as iter_corpus does) and their
+    byte offsets in the file (`data` begins at byte `start`, on line `line0`)."""
+    texts, offsets, pos = [], [], start
     for i, raw in enumerate(data.split(b"\n"), line0):
+        off, pos = pos, pos + len(raw) + 1
         row = parse_jsonl_line(raw, path, i)
         if row is None:
             continue
@@ -116,15 +122,41 @@ def _rows(path: str, data: bytes, line0: int) -> list[str]:
         if row.get("id") is None and row.get("doc_id") is None:
             raise InputError(path, i, "id", "missing (nor doc_id)")
         texts.append(row["text"])
-    return texts
+        offsets.append(off)
+    return texts, offsets
+
+
+def _read(chunk: Chunk) -> bytes:
+    path, start, end, _ = chunk
+    with open(path, "rb") as f:
+        f.seek(start)
+        return f.read(end - start)
 
 
 def _encode_chunk(chunk: Chunk) -> tuple[np.ndarray, np.ndarray]:
-    path, start, end, line0 = chunk
-    with open(path, "rb") as f:
-        f.seek(start)
-        data = f.read(end - start)
-    return _flat(_rows(path, data, line0))
+    return _flat(_rows(chunk[0], _read(chunk), chunk[3])[0])
+
+
+def _count_chunk(chunk: Chunk) -> tuple[np.ndarray, np.ndarray]:
+    """Byte offset and token count (ids + 1 EOS) of every document in a range (the mixer's index)."""
+    texts, offsets = _rows(chunk[0], _read(chunk), chunk[3], chunk[1])
+    size, counts = _WORKER["batch_size"], []
+    for i in range(0, len(texts), size):
+        counts += [len(ids) + 1 for ids in _WORKER["tok"].encode_batch(texts[i:i + size])]
+    return np.asarray(offsets, dtype=np.int64), np.asarray(counts, dtype=np.int64)
+
+
+def count_parallel(files: list[Path], tokenizer_dir: Path, workers: int, batch_size: int = 256,
+                   min_chunk_bytes: int = 1 << 18) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """(file, byte offsets, token counts) of the documents of jsonl `files`, range by range in
+    file order, counted in `workers` processes."""
+    import multiprocessing as mp
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    chunks = line_chunks(files, workers, min_chunk_bytes)
+    with ctx.Pool(workers, initializer=_init_worker,
+                  initargs=(str(tokenizer_dir), 0, np.dtype(np.int64).str, batch_size)) as pool:
+        for chunk, (offsets, counts) in zip(chunks, pool.imap(_count_chunk, chunks, chunksize=1)):
+            yield chunk[0], offsets, counts
 
 
 def _encode_texts(batch: list[str]) -> tuple[np.ndarray, np.ndarray]:

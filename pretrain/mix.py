@@ -68,6 +68,7 @@ class MixConfig:
     warn_epochs: float = 4.0
     docs_per_file: int = 5000
     count_batch: int = 256
+    count_workers: int = 1         # processes counting tokens (speed only: not in the stage key)
 
     def validate(self, prefix: str) -> None:
         check(self.total_tokens > 0, prefix, "total_tokens", "must be positive")
@@ -78,6 +79,7 @@ class MixConfig:
         total = sum(s.share for s in self.sources)
         check(abs(total - 1.0) <= EPS, prefix, "sources", f"shares must sum to 1, got {total:.9g}")
         check(self.docs_per_file > 0, prefix, "docs_per_file", "must be positive")
+        check(self.count_workers >= 1, prefix, "count_workers", "must be >= 1")
         check(self.min_truncated_tokens >= 2, prefix, "min_truncated_tokens", "must be >= 2")
         schedule(self, prefix)   # raises on infeasible windows
 
@@ -134,12 +136,16 @@ class SourceIndex:
         self.total = int(tokens.sum())
 
     @classmethod
-    def build(cls, name: str, path: Path, tok, spool_dir: Path, batch: int) -> SourceIndex:
-        files: list[Path] = []
+    def build(cls, name: str, path: Path, tok, spool_dir: Path, batch: int, workers: int = 1,
+              tokenizer_dir: Path | None = None) -> SourceIndex:
+        """Index every document; `workers` > 1 counts tokens in that many processes (needs
+        `tokenizer_dir`; same index, pretrain.encode.count_parallel)."""
+        files = _jsonl_files(name, path, spool_dir)
+        if workers > 1 and tokenizer_dir is not None:
+            return cls._build_parallel(name, path, files, Path(tokenizer_dir), batch, workers)
         offs, fidx, ntok = array("q"), array("i"), array("q")   # compact: ~20 bytes per document
         eos = 1
-        for f in _jsonl_files(name, path, spool_dir):
-            files.append(f)
+        for k, f in enumerate(files):
             texts: list[str] = []
             with open(f, "rb") as fh:
                 line_no = 0
@@ -153,7 +159,7 @@ class SourceIndex:
                         continue
                     row = _parse(line, f, line_no)
                     offs.append(off)
-                    fidx.append(len(files) - 1)
+                    fidx.append(k)
                     texts.append(row["text"])
                     if len(texts) >= batch:
                         ntok.extend(len(x) + eos for x in tok.encode_batch(texts))
@@ -164,6 +170,20 @@ class SourceIndex:
             raise InputError(path, None, None, f"mix source {name!r} has no documents")
         return cls(name, files, np.frombuffer(offs, dtype=np.int64), np.frombuffer(fidx, dtype=np.int32),
                    np.frombuffer(ntok, dtype=np.int64))
+
+    @classmethod
+    def _build_parallel(cls, name: str, path: Path, files: list[Path], tokenizer_dir: Path,
+                        batch: int, workers: int) -> SourceIndex:
+        from pretrain.encode import count_parallel
+        pos = {str(f): k for k, f in enumerate(files)}
+        offs, fidx, ntok = [], [], []
+        for f, o, n in count_parallel(files, tokenizer_dir, workers, batch):
+            offs.append(o)
+            ntok.append(n)
+            fidx.append(np.full(len(o), pos[f], dtype=np.int32))
+        if not offs or not sum(len(o) for o in offs):
+            raise InputError(path, None, None, f"mix source {name!r} has no documents")
+        return cls(name, files, np.concatenate(offs), np.concatenate(fidx), np.concatenate(ntok))
 
     def save(self, d: Path, source_root: Path) -> list[str]:
         """index.npz + files.json (paths relative to the source root, or to d when spooled)."""
@@ -277,7 +297,7 @@ def plan(cfg: MixConfig, idx: dict[str, SourceIndex]) -> tuple[list[dict], list[
 
 
 def token_index(name: str, source: Path, tokenizer_dir: str | Path, out_root: str | Path,
-                batch: int = 512) -> SourceIndex:
+                batch: int = 512, workers: int = 1) -> SourceIndex:
     """The SourceIndex of an artifact dir under a tokenizer, cached as stage "token_index" so that
     every arm mixing the same source counts its tokens only once."""
     from pretrain.corpora import artifact_parents
@@ -287,7 +307,8 @@ def token_index(name: str, source: Path, tokenizer_dir: str | Path, out_root: st
                parents={"source": keyed["source"], "tokenizer": Path(tokenizer_dir)}, root=out_root, version="1")
     if st.done:
         return SourceIndex.load(name, st.dir, Path(source))
-    idx = SourceIndex.build(name, Path(source), FastTokenizer(tokenizer_dir), st.path("spool"), batch)
+    idx = SourceIndex.build(name, Path(source), FastTokenizer(tokenizer_dir), st.path("spool"), batch,
+                            workers, Path(tokenizer_dir))
     files = idx.save(st.dir, Path(source))
     st.finish(counts={"docs": len(idx), "tokens": idx.total}, files=files)
     return idx
@@ -304,12 +325,14 @@ def run(cfg: MixConfig, inputs: dict[str, Path], tokenizer_dir: str | Path, out_
     from pretrain.corpora import artifact_parents
     parents = {s.name: Path(inputs[s.name]) for s in cfg.sources}
     keyed, subpaths = artifact_parents(parents)
-    st = Stage("mix", {"cfg": asdict(cfg), "subpaths": subpaths},
+    key_cfg = {k: v for k, v in asdict(cfg).items() if k != "count_workers"}
+    st = Stage("mix", {"cfg": key_cfg, "subpaths": subpaths},
                parents={**keyed, "tokenizer": Path(tokenizer_dir)}, root=out_root, version="1")
     if st.done:
         return st.dir
     tok = FastTokenizer(tokenizer_dir)
-    idx = {n: token_index(n, p, tokenizer_dir, out_root, cfg.count_batch) for n, p in parents.items()}
+    idx = {n: token_index(n, p, tokenizer_dir, out_root, cfg.count_batch, cfg.count_workers)
+           for n, p in parents.items()}
     segs, plans, drawers = plan(cfg, idx)
     names = [s.name for s in cfg.sources]
     tokens = dict.fromkeys(names, 0)
@@ -397,9 +420,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--total-tokens", type=int, required=True)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="outputs")
+    ap.add_argument("--count-workers", type=int, default=1)
     a = ap.parse_args(argv)
     parsed = [_parse_source(s) for s in a.source]
     cfg = build(MixConfig, {"total_tokens": a.total_tokens, "seed": a.seed,
+                            "count_workers": a.count_workers,
                             "sources": [d for _, _, d in parsed]}, prefix="mix")
     print(run(cfg, {n: Path(p) for n, p, _ in parsed}, Path(a.tokenizer), Path(a.out)))
 

@@ -63,9 +63,18 @@ def _dir_bytes(d: Path) -> int:
     return sum(f.stat().st_size for f in d.glob("docs-*.jsonl"))
 
 
+def _files_equal(a: Path, b: Path) -> bool:
+    """Same data files, byte for byte (the manifest's timings differ)."""
+    names = sorted(p.name for p in a.iterdir() if p.name != "manifest.json")
+    return names == sorted(p.name for p in b.iterdir() if p.name != "manifest.json") and all(
+        (a / n).read_bytes() == (b / n).read_bytes() for n in names)
+
+
 def benchmark(size_bytes: int = 2_000_000_000, work_dir: str | Path | None = None, keep: bool = False,
-              chars_per_token: float = 4.4) -> dict:
-    """Run the benchmark; returns sizes, seconds, peak RSS of the mixer process and ratio to cat."""
+              chars_per_token: float = 4.4, count_workers: int = 2) -> dict:
+    """Run the benchmark; returns sizes, seconds, peak RSS of the (1-process) mixer and its ratio
+    to cat; with count_workers > 1 the mixer runs again counting tokens in that many processes
+    (into its own out root, so nothing is reused) and the speedup is reported."""
     from pretrain.tokenizer import TokenizerConfig
     from pretrain.tokenizer import run as train_tokenizer
     root = Path(work_dir or tempfile.mkdtemp(prefix="aptk-mixbench-"))
@@ -79,16 +88,20 @@ def benchmark(size_bytes: int = 2_000_000_000, work_dir: str | Path | None = Non
     t0 = time.perf_counter()
     subprocess.run(f"cat {base}/docs-*.jsonl {synth}/docs-*.jsonl > /dev/null", shell=True, check=True)
     t_cat = time.perf_counter() - t0
-    cmd = [sys.executable, "-m", "pretrain.mix", "--source", f"base={base}:0.95",
-           "--source", f"synth={synth}:0.05:0.8:1.0", "--tokenizer", str(tok),
-           "--total-tokens", str(total_tokens), "--out", str(root / "out")]
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    t_mix = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise RuntimeError(f"mixer failed: {proc.stderr[-2000:]}")
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    out_dir = Path(proc.stdout.strip().splitlines()[-1])
+    def mix(workers: int, out: str) -> tuple[float, Path]:
+        cmd = [sys.executable, "-m", "pretrain.mix", "--source", f"base={base}:0.95",
+               "--source", f"synth={synth}:0.05:0.8:1.0", "--tokenizer", str(tok),
+               "--total-tokens", str(total_tokens), "--out", str(root / out),
+               "--count-workers", str(workers)]
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(f"mixer failed: {proc.stderr[-2000:]}")
+        return time.perf_counter() - t0, Path(proc.stdout.strip().splitlines()[-1])
+
+    t_mix, out_dir = mix(1, "out")
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss   # the 1-process mixer alone
+    t_mix2, out2 = mix(2, "out2") if count_workers > 1 else (None, None)
     m = json.loads((out_dir / "manifest.json").read_text())
     res = {"input_bytes": in_bytes, "output_bytes": _dir_bytes(out_dir), "total_tokens": total_tokens,
            "docs_out": m["counts"]["docs"], "realised_token_shares": m["extra"]["realised_token_shares"],
@@ -97,6 +110,11 @@ def benchmark(size_bytes: int = 2_000_000_000, work_dir: str | Path | None = Non
            "mix_over_cat_time": round(t_mix / t_cat, 1),
            "peak_rss_MB": round(peak_kb / 1024, 1), "work_dir": str(root),
            "peak_rss_note": "ru_maxrss over child processes: the mixer (cat's is ~2 MB)"}
+    if t_mix2 is not None:
+        same = _files_equal(out_dir, out2)
+        res.update({"seconds_mix_2workers": round(t_mix2, 1),
+                    "mix_MB_per_s_2workers": round(in_bytes / 1e6 / t_mix2, 2),
+                    "count_workers_speedup": round(t_mix / t_mix2, 3), "identical_2workers": same})
     if not keep and work_dir is None:
         shutil.rmtree(root, ignore_errors=True)
     return res
@@ -107,8 +125,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--gb", type=float, default=2.0)
     ap.add_argument("--dir", default=None)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--count-workers", type=int, default=2)
     a = ap.parse_args(argv)
-    print(json.dumps(benchmark(int(a.gb * 1e9), a.dir, a.keep), indent=1))
+    print(json.dumps(benchmark(int(a.gb * 1e9), a.dir, a.keep, count_workers=a.count_workers),
+                     indent=1))
 
 
 if __name__ == "__main__":

@@ -145,3 +145,21 @@ def test_token_index_cached_across_arms_and_parquet_sources(env, tmp_path):
     assert len(list((tmp_path / "token_index").iterdir())) == 3      # web counted once for both arms
     assert {r["id"].split("#")[0] for r in read_rows(a) if r["source"] == "synth"} <= {r["id"] for r in rows}
     assert read_manifest(b)["counts"]["tokens"] == pytest.approx(8_000, abs=20)
+
+
+def test_parallel_token_counting_same_index_and_mix(env, tmp_path):
+    """count_workers > 1 counts in worker processes: the same offsets, files and counts, the
+    same mix stage (workers are not in its key) and the same bytes."""
+    from pretrain.mix import SourceIndex
+    from pretrain.tokenizer import FastTokenizer
+    _root, srcs, tok = env
+    serial = SourceIndex.build("web", srcs["web"], FastTokenizer(tok), tmp_path / "s", 64)
+    par = SourceIndex.build("web", srcs["web"], FastTokenizer(tok), tmp_path / "p", 64, workers=2,
+                            tokenizer_dir=tok)
+    assert serial.files == par.files and len(par) == len(serial) == 300
+    for a in ("offset", "file", "tokens"):
+        assert np.array_equal(getattr(serial, a), getattr(par, a)), a
+    one = run(mixcfg(20_000, FIVE), srcs, tok, tmp_path / "one")
+    two = run(build(MixConfig, {"total_tokens": 20_000, "sources": FIVE, "count_workers": 2},
+                    prefix="mix"), srcs, tok, tmp_path / "two")
+    assert one.name == two.name and dir_bytes(one) == dir_bytes(two)
