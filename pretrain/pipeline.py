@@ -113,6 +113,11 @@ class ExperimentConfig:
     study: str = "demo"
     seed: int = 0
     out_root: str = "outputs"
+    #: torch threads for every stage of this job (0 = torch's default). A runtime knob: it is in
+    #: no stage key, because the weights do not depend on it (checked bitwise for 1 vs 2 threads,
+    #: fp32 and bf16, in tests/pretrain/test_train.py), so `make demo`'s parallel jobs at one
+    #: thread each reuse and produce the same stages as one job at two threads.
+    threads: int = 0
     suite: str = "evals/suites/aptk_scenarios_v1.jsonl"
     arm: ArmConfig = field(default_factory=ArmConfig)
     web: WebConfig = field(default_factory=WebConfig)
@@ -132,6 +137,7 @@ class ExperimentConfig:
     def validate(self, prefix: str) -> None:
         check(bool(self.study) and "/" not in self.study, prefix, "study", "must be a plain name")
         check(self.seed >= 0, prefix, "seed", "must be >= 0")
+        check(self.threads >= 0, prefix, "threads", "must be >= 0 (0 = torch default)")
 
 
 def load_config(cfg: Any) -> ExperimentConfig:
@@ -204,6 +210,10 @@ def run(exp: ExperimentConfig) -> Path:
     from synth import generate
 
     c = components(exp)
+    if exp.threads > 0:
+        import torch
+
+        torch.set_num_threads(exp.threads)
     root = Path(exp.out_root)
     t0 = time.time()
     timings: dict[str, float] = {}

@@ -84,6 +84,19 @@ def build_model(model_cfg: ModelConfig, tokenizer: Any, cfg: TrainConfig, init_f
     return model
 
 
+def seed_all(seed: int) -> None:
+    """Seed torch, numpy's and Python's global RNGs from one derived seed. The trainer draws
+    only from torch, but checkpoints save all three states (rng.pt): unseeded numpy/Python
+    states would make checkpoint bytes differ between identical runs."""
+    import random
+
+    import numpy as np
+
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+
+
 @contextlib.contextmanager
 def deterministic():
     """torch deterministic algorithms (warn-only) for the block; the previous mode is restored."""

@@ -33,6 +33,7 @@ from pretrain.train.common import (
     input_refs,
     make_optimizer,
     read_metrics,
+    seed_all,
     write_metrics,
 )
 from pretrain.train.config import TrainConfig, lr_at
@@ -192,7 +193,7 @@ def _train(
     if last is not None:
         start = int(ckpt.load(last[1], model, optimizer)["step"])
     if last is None:  # on resume the checkpoint's RNG state continues the original run
-        torch.manual_seed(derive_seed(cfg.seed, STAGE, "train"))
+        seed_all(derive_seed(cfg.seed, STAGE, "train"))
     rows = read_metrics(metrics_path, start) if env.is_main else []
     model.train()
     fwd: torch.nn.Module = LMLoss(model, cfg.fused_loss, cfg.loss_chunk)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import textwrap
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -93,6 +95,29 @@ def test_deterministic(data, tmp_path: Path) -> None:
         _weights(a)["model.embed_tokens.weight"], _weights(c)["model.embed_tokens.weight"]
     )
 
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_thread_count_does_not_change_weights(data, tmp_path: Path, dtype: str) -> None:
+    """`threads` is a runtime field (in no stage key) and `make demo` trains its arms as parallel
+    one-thread jobs: that is only sound if 1 and 2 threads give the same bytes. The model is
+    wider than `debug` so that BLAS really splits its GEMMs over the threads."""
+    shards, tok = data
+    wide = ModelConfig(size="debug", d_model=128, n_heads=4, n_kv_heads=4, ffn_dim=512)
+    cfg = replace(CFG, max_steps=4, ckpt_every=2, batch_size=16, seq_len=64, dtype=dtype)
+    prev = torch.get_num_threads()
+    try:
+        one = run(replace(cfg, threads=1), wide, shards, tok, tmp_path / "one")
+        random.random(), np.random.random()  # another process starts from other global states
+        two = run(replace(cfg, threads=2), wide, shards, tok, tmp_path / "two")
+    finally:
+        torch.set_num_threads(prev)
+    assert one.name == two.name  # same stage key
+    files = sorted(p.relative_to(one) for p in one.rglob("*") if p.is_file()
+                   and p.name not in ("metrics.jsonl", "manifest.json"))  # these hold timings
+    assert any(f.name == "rng.pt" for f in files) and any(f.suffix == ".safetensors" for f in files)
+    for f in files:  # weights, optimizer and RNG states of the checkpoint, and the export
+        assert (one / f).read_bytes() == (two / f).read_bytes(), f
 
 def test_compiled_matches_eager(data, tmp_path: Path) -> None:
     """train.compile=true (model + loss as one inductor graph) follows the eager loss curve:
