@@ -8,7 +8,7 @@ path to results.json (absolute or relative to run.json), "model_dir", "corpus_fi
 "stages"}) and writes `report.json`, `report.md` and `report.png` into --out (atomically).
 Several seeds per arm: per-arm numbers are the mean over seeds and items with a two-stage
 (seeds, items) bootstrap CI, SEM and inverse-variance mean over seeds (evals.aggregate); paired
-comparisons use each item's value averaged over an arm's seeds (sign test, t-test), and their
+comparisons use each item's value averaged over an arm's seeds (paired t-test as `p_value`, sign test as `p_sign`), and their
 ci95 then resamples items jointly and each arm's seeds (`ci95_items`: items only).
 """
 from __future__ import annotations
@@ -154,11 +154,11 @@ def render_md(rep: dict, plot_name: str | None = "report.png") -> str:
                      f"{d.get('margin', float('nan')):+.4f} | {d.get('control_margin', float('nan')):+.4f} | "
                      f"{d.get('calibrated_margin', float('nan')):+.4f} {_ci(d.get('calibrated_margin_ci95'))} |")
     L += ["", "## Paired comparisons (a - b over the same items)", "",
-          "| a | b | split | metric | n | mean diff | 95% CI | sign-test p | t-test p |",
+          "| a | b | split | metric | n | mean diff | 95% CI | t-test p | sign-test p |",
           "|---|---|---|---|---|---|---|---|---|"]
     for c in rep["comparisons"]:
         L.append(f"| {c['a']} | {c['b']} | {c['split']} | {c['metric']} | {c['n']} | "
-                 f"{c['mean_diff']:+.4f} | {_ci(c['ci95'])} | {_p(c['p_value'])} | {_p(c['p_ttest'])} |")
+                 f"{c['mean_diff']:+.4f} | {_ci(c['ci95'])} | {_p(c['p_value'])} | {_p(c['p_sign'])} |")
     L += topic_md(rep)
     if rep.get("shortcut"):
         L += ["", "## Lexical-shortcut diagnostic", "",
@@ -220,7 +220,7 @@ def findings(rep: dict) -> list[str]:
                     and x["split"] == c["split"] and x["metric"] == "margin"), None)
         excl = c["ci95"][0] > 0 or c["ci95"][1] < 0
         sig = ("significant" if c["p_value"] < 0.05 and excl else
-               "mixed: sign test and bootstrap CI disagree" if (c["p_value"] < 0.05) != excl
+               "mixed: t-test and bootstrap CI disagree" if (c["p_value"] < 0.05) != excl
                else "not significant")
         rtxt = (f"raw margin diff {raw['mean_diff']:+.4f} {_ci(raw['ci95'])} (p={_p(raw['p_value'])}); "
                 if raw else "")
@@ -229,7 +229,7 @@ def findings(rep: dict) -> list[str]:
         ctxt = (f" The control-margin difference {ctl['mean_diff']:+.4f} is the part of the raw "
                 "difference that the arms' priors for the option wording alone explain." if ctl else "")
         out.append(f"- {c['a']} vs {c['b']} ({c['split']}): {rtxt}calibrated diff "
-                   f"{c['mean_diff']:+.4f} {_ci(c['ci95'])}, sign-test p={_p(c['p_value'])} "
+                   f"{c['mean_diff']:+.4f} {_ci(c['ci95'])}, t-test p={_p(c['p_value'])} "
                    f"({sig} at 0.05).{ctxt}")
     if not out:
         out.append("- no arms with results")

@@ -71,8 +71,9 @@ def paired(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray, n_b
            seed: int = 0) -> dict:
     """Compare arm a with arm b over the same items (a[i] and b[i] are the same item).
 
-    Returns mean_diff (a - b), a paired bootstrap 95% CI, the exact sign-test p (`p_value`),
-    the paired t-test p, and counts of items where a > b / a < b.
+    Returns mean_diff (a - b), a paired bootstrap 95% CI, the paired t-test p (`p_value`, also
+    `p_ttest`: it tests the mean that mean_diff and the CI describe), the exact sign-test p
+    (`p_sign`, a robustness check on the direction), and counts of items where a > b / a < b.
     """
     x, y = _arr(a), _arr(b)
     if x.shape != y.shape:
@@ -82,14 +83,16 @@ def paired(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray, n_b
     return {"n": int(d.size), "mean_a": float(x.mean()) if d.size else float("nan"),
             "mean_b": float(y.mean()) if d.size else float("nan"),
             "mean_diff": float(d.mean()) if d.size else float("nan"), "ci95": [lo, hi],
-            "p_value": sign_test_p(d), "p_sign": sign_test_p(d), "p_ttest": ttest_p(d),
+            "p_value": ttest_p(d), "p_sign": sign_test_p(d), "p_ttest": ttest_p(d),
             "n_a_greater": int((d > 0).sum()), "n_b_greater": int((d < 0).sum())}
 
 
 def paired_rate(a: Sequence[bool], b: Sequence[bool], n_boot: int = N_BOOT, seed: int = 0) -> dict:
-    """Paired difference of two rates over the same items (McNemar-style exact test on the
-    discordant pairs, which is the sign test on a - b)."""
-    return paired(np.asarray(a, dtype=float), np.asarray(b, dtype=float), n_boot, seed)
+    """Paired difference of two 0/1 outcomes over the same items; `p_value` is the exact
+    McNemar test on the discordant pairs (the sign test on a - b), the standard for paired
+    binary data."""
+    r = paired(np.asarray(a, dtype=float), np.asarray(b, dtype=float), n_boot, seed)
+    return {**r, "p_value": r["p_sign"]}
 
 
 def mean_sem(values: Sequence[float]) -> dict:

@@ -22,12 +22,14 @@ def test_paired():
     b = np.arange(10, dtype=float)
     r = stats.paired(a, b)
     assert r["mean_diff"] == pytest.approx(1.0) and r["ci95"] == [1.0, 1.0]
-    assert r["p_value"] == pytest.approx(0.001953125) and r["n_a_greater"] == 10
+    assert r["p_sign"] == pytest.approx(0.001953125) and r["n_a_greater"] == 10
+    assert r["p_value"] == r["p_ttest"] == 0.0  # a constant non-zero difference
+    assert stats.paired_rate([True] * 10, [False] * 10)["p_value"] == pytest.approx(0.001953125)
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=50), rng.normal(size=50)
     r = stats.paired(x, y)
     from scipy.stats import ttest_rel
-    assert r["p_ttest"] == pytest.approx(ttest_rel(x, y).pvalue)
+    assert r["p_value"] == r["p_ttest"] == pytest.approx(ttest_rel(x, y).pvalue)
     assert r["ci95"][0] < r["mean_diff"] < r["ci95"][1]
     with pytest.raises(ValueError):
         stats.paired([1.0], [1.0, 2.0])
