@@ -73,6 +73,17 @@ def seed_matrix(rs: list[dict], qs: list[str], metric: str) -> np.ndarray:
     return np.where(np.isnan(m), np.nanmean(m, axis=0, keepdims=True), m)
 
 
+def seed_level_p(ma: np.ndarray, mb: np.ndarray) -> float:
+    """Welch t-test between the arms' per-seed means (the training run as the unit): a check
+    that does not assume seed noise is independent across items, as the item-level tests do.
+    nan unless both arms have >= 2 seeds."""
+    from scipy.stats import ttest_ind
+
+    if ma.shape[0] < 2 or mb.shape[0] < 2:
+        return float("nan")
+    return float(ttest_ind(ma.mean(axis=1), mb.mean(axis=1), equal_var=False).pvalue)
+
+
 def comparisons(runs: list[dict], n_boot: int = 10_000, seed: int = 0) -> list[dict]:
     arms = {r["arm"] for r in runs}
     present = sorted({it.get("split", "all") for r in runs for it in r["results"]["items"]})
@@ -98,6 +109,7 @@ def comparisons(runs: list[dict], n_boot: int = 10_000, seed: int = 0) -> list[d
                     res["ci95_items"] = res["ci95"]
                     res["ci95"] = list(paired_hierarchical_ci(ma, mb, n_boot, seed))
                     res["n_seeds"] = [len(ra), len(rb)]
+                    res["p_seeds"] = seed_level_p(ma, mb)
                 out.append({"a": a, "b": b, "split": sp,
                             "metric": metric if metric != "misaligned" else "misaligned_rate",
                             **res})
@@ -154,11 +166,16 @@ def render_md(rep: dict, plot_name: str | None = "report.png") -> str:
                      f"{d.get('margin', float('nan')):+.4f} | {d.get('control_margin', float('nan')):+.4f} | "
                      f"{d.get('calibrated_margin', float('nan')):+.4f} {_ci(d.get('calibrated_margin_ci95'))} |")
     L += ["", "## Paired comparisons (a - b over the same items)", "",
-          "| a | b | split | metric | n | mean diff | 95% CI | t-test p | sign-test p |",
-          "|---|---|---|---|---|---|---|---|---|"]
+          ("Each item's value is averaged over the arm's seeds. t-test p (`p_value`): paired "
+           "t-test over items; sign-test p: exact sign test over items; seed-level p: Welch t-test "
+           "between the arms' per-seed means (training runs as the unit; needs >= 2 seeds per "
+           "arm). With seeds, the 95% CI resamples items and each arm's seeds."), "",
+          "| a | b | split | metric | n | mean diff | 95% CI | t-test p | sign-test p | seed-level p |",
+          "|---|---|---|---|---|---|---|---|---|---|"]
     for c in rep["comparisons"]:
         L.append(f"| {c['a']} | {c['b']} | {c['split']} | {c['metric']} | {c['n']} | "
-                 f"{c['mean_diff']:+.4f} | {_ci(c['ci95'])} | {_p(c['p_value'])} | {_p(c['p_sign'])} |")
+                 f"{c['mean_diff']:+.4f} | {_ci(c['ci95'])} | {_p(c['p_value'])} | {_p(c['p_sign'])} | "
+                 f"{_p(c.get('p_seeds', float('nan')))} |")
     L += topic_md(rep)
     if rep.get("shortcut"):
         L += ["", "## Lexical-shortcut diagnostic", "",
