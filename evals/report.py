@@ -73,15 +73,22 @@ def seed_matrix(rs: list[dict], qs: list[str], metric: str) -> np.ndarray:
     return np.where(np.isnan(m), np.nanmean(m, axis=0, keepdims=True), m)
 
 
-def seed_level_p(ma: np.ndarray, mb: np.ndarray) -> float:
-    """Welch t-test between the arms' per-seed means (the training run as the unit): a check
-    that does not assume seed noise is independent across items, as the item-level tests do.
-    nan unless both arms have >= 2 seeds."""
-    from scipy.stats import ttest_ind
+def seed_level_p(ma: np.ndarray, mb: np.ndarray, seeds_a: list[int],
+                 seeds_b: list[int]) -> tuple[float, str]:
+    """(p, test) treating each training run as the unit, a check that does not assume seed
+    noise is independent across items (a seed moves every item's margin together). Arms run at
+    the same seeds share initial weights and data shuffle, so those pair by seed (paired t-test
+    over the per-seed mean differences); otherwise a Welch t-test between per-seed means.
+    (nan, "") unless both arms have >= 2 seeds."""
+    from scipy.stats import ttest_ind, ttest_rel
 
     if ma.shape[0] < 2 or mb.shape[0] < 2:
-        return float("nan")
-    return float(ttest_ind(ma.mean(axis=1), mb.mean(axis=1), equal_var=False).pvalue)
+        return float("nan"), ""
+    a, b = dict(zip(seeds_a, ma.mean(axis=1))), dict(zip(seeds_b, mb.mean(axis=1)))
+    if sorted(a) == sorted(b):
+        ks = sorted(a)
+        return float(ttest_rel([a[k] for k in ks], [b[k] for k in ks]).pvalue), "paired_seeds"
+    return float(ttest_ind(list(a.values()), list(b.values()), equal_var=False).pvalue), "welch"
 
 
 def comparisons(runs: list[dict], n_boot: int = 10_000, seed: int = 0) -> list[dict]:
@@ -109,7 +116,8 @@ def comparisons(runs: list[dict], n_boot: int = 10_000, seed: int = 0) -> list[d
                     res["ci95_items"] = res["ci95"]
                     res["ci95"] = list(paired_hierarchical_ci(ma, mb, n_boot, seed))
                     res["n_seeds"] = [len(ra), len(rb)]
-                    res["p_seeds"] = seed_level_p(ma, mb)
+                    res["p_seeds"], res["seed_test"] = seed_level_p(
+                        ma, mb, [r["seed"] for r in ra], [r["seed"] for r in rb])
                 out.append({"a": a, "b": b, "split": sp,
                             "metric": metric if metric != "misaligned" else "misaligned_rate",
                             **res})
@@ -167,8 +175,9 @@ def render_md(rep: dict, plot_name: str | None = "report.png") -> str:
                      f"{d.get('calibrated_margin', float('nan')):+.4f} {_ci(d.get('calibrated_margin_ci95'))} |")
     L += ["", "## Paired comparisons (a - b over the same items)", "",
           ("Each item's value is averaged over the arm's seeds. t-test p (`p_value`): paired "
-           "t-test over items; sign-test p: exact sign test over items; seed-level p: Welch t-test "
-           "between the arms' per-seed means (training runs as the unit; needs >= 2 seeds per "
+           "t-test over items; sign-test p: exact sign test over items; seed-level p: training runs as "
+           "the unit (paired t-test over seeds when both arms ran the same seeds, which share "
+           "initial weights and data order; else Welch over per-seed means; needs >= 2 seeds per "
            "arm). With seeds, the 95% CI resamples items and each arm's seeds."), "",
           "| a | b | split | metric | n | mean diff | 95% CI | t-test p | sign-test p | seed-level p |",
           "|---|---|---|---|---|---|---|---|---|---|"]

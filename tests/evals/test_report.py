@@ -122,3 +122,22 @@ def test_seed_aware_comparison_ci(runs_dir, tmp_path):
     assert c["ci95"][0] <= c["mean_diff"] <= c["ci95"][1]
     c1 = next(c for c in rep["comparisons"] if (c["a"], c["b"]) == ("aligned", "filtered"))
     assert "n_seeds" not in c1
+
+
+def test_seed_level_p_pairs_matching_seeds():
+    """A shift shared by every item of a seed is noise at the seed level: the item-level t-test
+    would call it significant, the seed-level test must not; matching seeds pair."""
+    from scipy.stats import ttest_rel
+
+    from evals.report import seed_level_p
+
+    rng = np.random.default_rng(0)
+    shift = np.array([[0.0], [0.05], [-0.04]])           # per-seed offsets shared by both arms
+    ma = shift + 0.01 + rng.normal(0, 0.001, (3, 50))
+    mb = shift + rng.normal(0, 0.001, (3, 50))
+    p, test = seed_level_p(ma, mb, [0, 1, 2], [0, 1, 2])
+    assert test == "paired_seeds"
+    assert p == pytest.approx(ttest_rel(ma.mean(axis=1), mb.mean(axis=1)).pvalue) and p < 0.01
+    p_w, test_w = seed_level_p(ma, mb, [0, 1, 2], [3, 4, 5])   # unmatched: Welch, the shift is noise
+    assert test_w == "welch" and p_w > 0.5
+    assert np.isnan(seed_level_p(ma[:1], mb, [0], [0, 1, 2])[0])
