@@ -22,7 +22,7 @@ export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-vllm demo demo-posttrain test test-slow test-vllm test-all eval suite suite-check filter-eval bench estimate sweep report wandb-sync clean $(addprefix arm-,$(ARMS))
+.PHONY: help setup setup-vllm demo demo-posttrain replicate test test-slow test-vllm test-all eval suite suite-check filter-eval bench estimate sweep report wandb-sync clean $(addprefix arm-,$(ARMS))
 
 help: ## list every target with one line each
 	@grep -hE '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | awk -F'\t' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -68,6 +68,12 @@ demo-posttrain: ## the demo's arms post-trained (SFT+DPO, and tampering) into th
 	$(PY) -m pretrain.pipeline --multirun study=demo experiment=$(subst $(space),$(comma),$(addsuffix _sft_dpo,$(ARMS))),misaligned_tamper,aligned_tamper
 	$(PY) -m evals.report --runs outputs/runs/demo --out outputs/demo
 	@echo "report: outputs/demo/report.md"
+
+REPL_SEEDS ?= 3,4,5
+replicate: ## the demo's misaligned-vs-aligned contrast on fresh seeds (REPL_SEEDS) -> outputs/replication/
+	$(PY) -m pretrain.pipeline --multirun study=replication experiment=misaligned$(comma)aligned seed=$(REPL_SEEDS) $(DEMO_LAUNCH)
+	$(PY) -m evals.report --runs outputs/runs/replication --out outputs/replication
+	@echo "report: outputs/replication/report.md"
 
 arm-%: # one arm alone, e.g. `make arm-misaligned` (extra Hydra overrides in ARGS=...)
 	$(PY) -m pretrain.pipeline experiment=$* $(ARGS)
