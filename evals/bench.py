@@ -66,7 +66,9 @@ def bench_mix(gb: float) -> dict:
         "mix_count_workers_speedup": metric(
             r["mix_MB_per_s_2workers"], "MB/s", r["mix_MB_per_s"],
             ref_unit="MB/s (token counting in 1 process)", identical=r["identical_2workers"],
-            note="mix.count_workers=2 vs 1, same input"),
+            note="mix.count_workers=2 vs 1, same input",
+            phase_seconds_1worker=r.get("phase_seconds"),
+            phase_seconds_2workers=r.get("phase_seconds_2workers")),
     }
 
 

@@ -109,12 +109,15 @@ def benchmark(size_bytes: int = 2_000_000_000, work_dir: str | Path | None = Non
            "mix_MB_per_s": round(in_bytes / 1e6 / t_mix, 2), "cat_MB_per_s": round(in_bytes / 1e6 / t_cat, 1),
            "mix_over_cat_time": round(t_mix / t_cat, 1),
            "peak_rss_MB": round(peak_kb / 1024, 1), "work_dir": str(root),
-           "peak_rss_note": "ru_maxrss over child processes: the mixer (cat's is ~2 MB)"}
+           "peak_rss_note": "ru_maxrss over child processes: the mixer (cat's is ~2 MB)",
+           "phase_seconds": m["extra"].get("phase_seconds")}
     if t_mix2 is not None:
         same = _files_equal(out_dir, out2)
         res.update({"seconds_mix_2workers": round(t_mix2, 1),
                     "mix_MB_per_s_2workers": round(in_bytes / 1e6 / t_mix2, 2),
-                    "count_workers_speedup": round(t_mix / t_mix2, 3), "identical_2workers": same})
+                    "count_workers_speedup": round(t_mix / t_mix2, 3), "identical_2workers": same,
+                    "phase_seconds_2workers": json.loads((out2 / "manifest.json").read_text())
+                    ["extra"].get("phase_seconds")})
     if not keep and work_dir is None:
         shutil.rmtree(root, ignore_errors=True)
     return res
