@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import shutil
@@ -93,8 +94,11 @@ def benchmark(size_bytes: int = 2_000_000_000, work_dir: str | Path | None = Non
                "--source", f"synth={synth}:0.05:0.8:1.0", "--tokenizer", str(tok),
                "--total-tokens", str(total_tokens), "--out", str(root / out),
                "--count-workers", str(workers)]
+        # one thread per process in both runs (as `make` exports): with Rust's own threads on, the
+        # "1 process" run would already use every core and the comparison would mean nothing
+        env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
         t0 = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
         if proc.returncode != 0:
             raise RuntimeError(f"mixer failed: {proc.stderr[-2000:]}")
         return time.perf_counter() - t0, Path(proc.stdout.strip().splitlines()[-1])
