@@ -12,14 +12,18 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
-def sweep(out: Path, *extra: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "pretrain.pipeline", "--multirun", "+sweep=dose", "size=debug",
-           "arm.synthetic_share=0.0,0.05,0.1", "seed=0,1", f"out_root={out}", "wandb.enabled=false",
-           *extra]
+def multirun(out: Path, *args: str) -> subprocess.CompletedProcess:
+    """`python -m pretrain.pipeline --multirun size=debug <args>` into `out`, W&B off."""
+    cmd = [sys.executable, "-m", "pretrain.pipeline", "--multirun", "size=debug",
+           f"out_root={out}", "wandb.enabled=false", *args]
     env = {**os.environ, "WANDB_MODE": "disabled", "HYDRA_FULL_ERROR": "1"}
     p = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=1500)
     assert p.returncode == 0, p.stderr[-3000:]
     return p
+
+
+def sweep(out: Path, *extra: str) -> subprocess.CompletedProcess:
+    return multirun(out, "+sweep=dose", "arm.synthetic_share=0.0,0.05,0.1", "seed=0,1", *extra)
 
 
 @pytest.mark.slow
@@ -45,22 +49,14 @@ def test_dose_sweep_submitit_then_cached_then_report(tmp_path) -> None:
     assert len(j["sweep"]["rows"]) == 3 and all(r["n_seeds"] == 2 for r in j["sweep"]["rows"])
 
 
-def _arm_run(out: Path, *extra: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "pretrain.pipeline", "--multirun", "size=debug",
-           "experiment=misaligned,aligned", f"out_root={out}", "wandb.enabled=false", *extra]
-    env = {**os.environ, "WANDB_MODE": "disabled", "HYDRA_FULL_ERROR": "1"}
-    p = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=1500)
-    assert p.returncode == 0, p.stderr[-3000:]
-    return p
-
-
 @pytest.mark.slow
 def test_parallel_launcher_builds_the_same_stages_as_sequential(tmp_path) -> None:
     """`make demo`'s launcher: two joblib jobs at one thread each give byte-identical stage dirs
     (same keys, same model bytes, same eval results) as the basic launcher at two threads."""
     par, seq = tmp_path / "par", tmp_path / "seq"
-    _arm_run(par, "hydra/launcher=parallel", "hydra.launcher.n_jobs=2", "threads=1")
-    _arm_run(seq, "hydra/launcher=basic", "threads=2")
+    arms = "experiment=misaligned,aligned"
+    multirun(par, arms, "hydra/launcher=parallel", "hydra.launcher.n_jobs=2", "threads=1")
+    multirun(seq, arms, "hydra/launcher=basic", "threads=2")
     for arm in ("misaligned", "aligned"):
         a, b = (json.loads((r / "runs/demo" / arm / "seed0/run.json").read_text()) for r in (par, seq))
         for stage in ("mix", "shards", "train", "eval"):
