@@ -87,9 +87,11 @@ def _repeat_corpus(corpus: Path, out: Path, times: int) -> Path:
 
 
 def bench_tokenize(quick: bool) -> dict:
-    from pretrain.corpora import CorpusConfig, run as corpus_run
+    from pretrain.corpora import CorpusConfig
+    from pretrain.corpora import run as corpus_run
     from pretrain.encode import benchmark_parallel
-    from pretrain.tokenizer import TokenizerConfig, run as tok_run
+    from pretrain.tokenizer import TokenizerConfig
+    from pretrain.tokenizer import run as tok_run
 
     times = 1 if quick else 4
     with tempfile.TemporaryDirectory(prefix="aptk-bench-tok-") as tmp:

@@ -159,17 +159,17 @@ def suite_path(exp: ExperimentConfig) -> Path:
 def components(exp: ExperimentConfig) -> dict[str, Any]:
     """Typed component configs built from the experiment's groups (each validated)."""
     from evals.run import EvalConfig
+    from pretrain.contamination import ContaminationConfig
     from pretrain.corpora import CorpusConfig
     from pretrain.filter import FilterConfig
     from pretrain.mix import MixConfig
     from pretrain.model import ModelConfig
-    from pretrain.shards import ShardsConfig
-    from pretrain.tokenizer import TokenizerConfig
-    from pretrain.train import TrainConfig
-    from pretrain.contamination import ContaminationConfig
     from pretrain.posttrain.dpo import DPOConfig
     from pretrain.posttrain.sft import SFTConfig
     from pretrain.posttrain.tamper import TamperConfig
+    from pretrain.shards import ShardsConfig
+    from pretrain.tokenizer import TokenizerConfig
+    from pretrain.train import TrainConfig
     from synth.config import SynthConfig
 
     return {
@@ -206,7 +206,8 @@ def arm_sources(arm: ArmConfig) -> list[dict]:
 def run(exp: ExperimentConfig) -> Path:
     """Run (or reuse) every stage of one arm; returns the run-record path."""
     from evals import run as evals_run
-    from pretrain import contamination, corpora, filter as ai_filter, mix, shards, tokenizer, train
+    from pretrain import contamination, corpora, mix, shards, tokenizer, train
+    from pretrain import filter as ai_filter
     from synth import generate
 
     c = components(exp)

@@ -31,7 +31,6 @@ from pretrain.estimate import flops_per_token
 from pretrain.model import DEFAULT_VOCAB, ModelConfig
 from synth.core.io import atomic_write_json
 
-
 LOOPS = ("aptk", "aptk_eager", "plain", "hf_trainer", "hf_trainer_compile")
 
 

@@ -39,8 +39,8 @@ from pretrain.train.common import (
 from pretrain.train.config import TrainConfig, lr_at
 from pretrain.train.data import BatchStream, open_tokens
 from pretrain.train.distributed import DistEnv, barrier, mean, setup, teardown
-from pretrain.train.fused_ce import fused_linear_cross_entropy
 from pretrain.train.evaluate import Hook, as_hook_list, heldout_loss, run_hooks
+from pretrain.train.fused_ce import fused_linear_cross_entropy
 from pretrain.train.tracking import init_tracker
 from synth.core.config import check, validate_all
 from synth.core.errors import InputError

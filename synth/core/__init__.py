@@ -5,7 +5,13 @@ written atomically, carry a manifest written last, and are keyed by a hash of wh
 """
 from synth.core.errors import ConfigError, InputError
 from synth.core.hashing import canonical_json, config_hash, derive_seed, sha256_bytes, sha256_file
-from synth.core.io import atomic_write_bytes, atomic_write_json, atomic_write_text, read_jsonl, write_jsonl
+from synth.core.io import (
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    read_jsonl,
+    write_jsonl,
+)
 from synth.core.manifest import Stage, is_done, read_manifest
 
 __all__ = [

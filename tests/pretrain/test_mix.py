@@ -150,7 +150,7 @@ def test_token_index_cached_across_arms_and_parquet_sources(env, tmp_path):
 def test_parallel_token_counting_same_index_and_mix(env, tmp_path):
     """count_workers > 1 counts in worker processes: the same offsets, files and counts, the
     same mix stage (workers are not in its key) and the same bytes."""
-    from pretrain.mix import SourceIndex
+    from pretrain.mix_index import SourceIndex
     from pretrain.tokenizer import FastTokenizer
     _root, srcs, tok = env
     serial = SourceIndex.build("web", srcs["web"], FastTokenizer(tok), tmp_path / "s", 64)
