@@ -119,6 +119,27 @@ def inverse_variance(means: Sequence[float], ses: Sequence[float]) -> dict:
 
 
 
+def _counts(idx: np.ndarray, n: int) -> np.ndarray:
+    """[B, k] resampled indices in [0, n) -> [B, n] how often each index was drawn per row."""
+    b = idx.shape[0]
+    flat = (np.arange(b)[:, None] * n + idx).ravel()
+    return np.bincount(flat, minlength=b * n).reshape(b, n).astype(float)
+
+
+def resampled_means(m: np.ndarray, seeds: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """Grand mean of m[seeds[r]][:, items[r]] for every resample r, without building the
+    resampled matrices: with c_s, c_i the draw counts, the mean is c_s @ m @ c_i / (S * I).
+    Rows are done in blocks so that memory stays ~16 MB whatever the number of items."""
+    s_n, i_n = seeds.shape[1], items.shape[1]
+    out = np.empty(seeds.shape[0])
+    block = max(1, 2_000_000 // max(m.shape[1], 1))
+    for r in range(0, seeds.shape[0], block):
+        cs = _counts(seeds[r:r + block], m.shape[0])
+        ci = _counts(items[r:r + block], m.shape[1])
+        out[r:r + block] = ((cs @ m) * ci).sum(axis=1) / (s_n * i_n)
+    return out
+
+
 def hierarchical_bootstrap_ci(m: np.ndarray, n_boot: int = N_BOOT, seed: int = 0,
                               level: float = 0.95) -> tuple[float, float]:
     """CI of the grand mean of a seeds x items matrix, resampling seeds and items (two-stage,
@@ -130,9 +151,7 @@ def hierarchical_bootstrap_ci(m: np.ndarray, n_boot: int = N_BOOT, seed: int = 0
         return bootstrap_mean_ci(a[0], n_boot, seed, level)
     rng = np.random.default_rng(seed)
     s_n, i_n = a.shape
-    out = np.empty(n_boot)
-    for b in range(n_boot):
-        out[b] = a[rng.integers(0, s_n, s_n)][:, rng.integers(0, i_n, i_n)].mean()
+    out = resampled_means(a, rng.integers(0, s_n, (n_boot, s_n)), rng.integers(0, i_n, (n_boot, i_n)))
     lo, hi = np.quantile(out, [(1 - level) / 2, 1 - (1 - level) / 2])
     return (float(lo), float(hi))
 
@@ -146,10 +165,9 @@ def paired_hierarchical_ci(a: np.ndarray, b: np.ndarray, n_boot: int = N_BOOT, s
         raise ValueError(f"need seeds x items matrices over the same items, got {x.shape} {y.shape}")
     rng = np.random.default_rng(seed)
     n = x.shape[1]
-    out = np.empty(n_boot)
-    for k in range(n_boot):
-        it = rng.integers(0, n, n)
-        sa, sb = rng.integers(0, x.shape[0], x.shape[0]), rng.integers(0, y.shape[0], y.shape[0])
-        out[k] = x[sa][:, it].mean() - y[sb][:, it].mean()
+    it = rng.integers(0, n, (n_boot, n))
+    sa = rng.integers(0, x.shape[0], (n_boot, x.shape[0]))
+    sb = rng.integers(0, y.shape[0], (n_boot, y.shape[0]))
+    out = resampled_means(x, sa, it) - resampled_means(y, sb, it)
     lo, hi = np.quantile(out, [(1 - level) / 2, 1 - (1 - level) / 2])
     return (float(lo), float(hi))

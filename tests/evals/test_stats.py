@@ -51,3 +51,12 @@ def test_hierarchical():
     lo1, hi1 = stats.hierarchical_bootstrap_ci(a, n_boot=500)
     assert lo1 < a.mean() < hi1
     assert stats.hierarchical_bootstrap_ci(a[:1], n_boot=500) == stats.bootstrap_mean_ci(a[0], n_boot=500)
+
+
+def test_resampled_means_match_indexing():
+    """The count-vector formula equals building every resampled matrix and taking its mean."""
+    rng = np.random.default_rng(3)
+    m = rng.normal(size=(3, 17))
+    seeds, items = rng.integers(0, 3, (50, 3)), rng.integers(0, 17, (50, 17))
+    naive = [m[s][:, i].mean() for s, i in zip(seeds, items)]
+    assert np.allclose(stats.resampled_means(m, seeds, items), naive, rtol=0, atol=1e-12)
