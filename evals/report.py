@@ -8,7 +8,8 @@ path to results.json (absolute or relative to run.json), "model_dir", "corpus_fi
 "stages"}) and writes `report.json`, `report.md` and `report.png` into --out (atomically).
 Several seeds per arm: per-arm numbers are the mean over seeds and items with a two-stage
 (seeds, items) bootstrap CI, SEM and inverse-variance mean over seeds (evals.aggregate); paired
-comparisons use each item's value averaged over an arm's seeds (paired t-test as `p_value`, sign test as `p_sign`), and their
+comparisons use each item's value averaged over an arm's seeds (paired t-test as `p_value`,
+sign test as `p_sign`, a seed-level test as `p_seeds`), and their
 ci95 then resamples items jointly and each arm's seeds (`ci95_items`: items only).
 """
 from __future__ import annotations
@@ -175,11 +176,12 @@ def render_md(rep: dict, plot_name: str | None = "report.png") -> str:
                      f"{d.get('calibrated_margin', float('nan')):+.4f} {_ci(d.get('calibrated_margin_ci95'))} |")
     L += ["", "## Paired comparisons (a - b over the same items)", "",
           ("Each item's value is averaged over the arm's seeds. t-test p (`p_value`): paired "
-           "t-test over items; sign-test p: exact sign test over items; seed-level p: training runs as "
-           "the unit (paired t-test over seeds when both arms ran the same seeds, which share "
+           "t-test over items; sign-test p: exact sign test over items; seed-level p: training "
+           "runs as the unit (paired t-test over seeds when both arms ran the same seeds, which share "
            "initial weights and data order; else Welch over per-seed means; needs >= 2 seeds per "
            "arm). With seeds, the 95% CI resamples items and each arm's seeds."), "",
-          "| a | b | split | metric | n | mean diff | 95% CI | t-test p | sign-test p | seed-level p |",
+          ("| a | b | split | metric | n | mean diff | 95% CI | t-test p | sign-test p "
+           "| seed-level p |"),
           "|---|---|---|---|---|---|---|---|---|---|"]
     for c in rep["comparisons"]:
         L.append(f"| {c['a']} | {c['b']} | {c['split']} | {c['metric']} | {c['n']} | "

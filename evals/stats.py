@@ -151,7 +151,8 @@ def hierarchical_bootstrap_ci(m: np.ndarray, n_boot: int = N_BOOT, seed: int = 0
         return bootstrap_mean_ci(a[0], n_boot, seed, level)
     rng = np.random.default_rng(seed)
     s_n, i_n = a.shape
-    out = resampled_means(a, rng.integers(0, s_n, (n_boot, s_n)), rng.integers(0, i_n, (n_boot, i_n)))
+    seeds, items = rng.integers(0, s_n, (n_boot, s_n)), rng.integers(0, i_n, (n_boot, i_n))
+    out = resampled_means(a, seeds, items)
     lo, hi = np.quantile(out, [(1 - level) / 2, 1 - (1 - level) / 2])
     return (float(lo), float(hi))
 

@@ -221,8 +221,9 @@ def benchmark_parallel(corpus_dir: str | Path, tokenizer_dir: str | Path, worker
     alternating `rounds` times, each run in a fresh Python process (`python -m pretrain.encode`)
     so that no run inherits another's heap: a pool forked from a parent that has just encoded
     the corpus itself pays copy-on-write faults on that heap (2-5% slower, measured here), so
-    fresh processes measure the scaling itself. The fastest run of each counts (the least disturbed by other jobs);
-    pool start-up and reading the corpus are inside the timing, interpreter start-up is not.
+    fresh processes measure the scaling itself. The fastest run of each counts (the least
+    disturbed by other jobs); pool start-up and reading the corpus are inside the timing,
+    interpreter start-up is not.
     Checks the outputs are identical. Returns seconds, the speed ratio and every timing."""
     import json
     import subprocess

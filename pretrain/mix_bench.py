@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from synth.core.hashing import derive_seed
-from synth.core.manifest import Stage
+from synth.core.manifest import Stage, read_manifest
 
 
 def _paragraphs() -> list[str]:
@@ -106,7 +106,7 @@ def benchmark(size_bytes: int = 2_000_000_000, work_dir: str | Path | None = Non
     t_mix, out_dir = mix(1, "out")
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss   # the 1-process mixer alone
     t_mix2, out2 = mix(2, "out2") if count_workers > 1 else (None, None)
-    m = json.loads((out_dir / "manifest.json").read_text())
+    m = read_manifest(out_dir)
     res = {"input_bytes": in_bytes, "output_bytes": _dir_bytes(out_dir), "total_tokens": total_tokens,
            "docs_out": m["counts"]["docs"], "realised_token_shares": m["extra"]["realised_token_shares"],
            "seconds_build": round(t_build, 1), "seconds_cat": round(t_cat, 2), "seconds_mix": round(t_mix, 1),
@@ -120,8 +120,7 @@ def benchmark(size_bytes: int = 2_000_000_000, work_dir: str | Path | None = Non
         res.update({"seconds_mix_2workers": round(t_mix2, 1),
                     "mix_MB_per_s_2workers": round(in_bytes / 1e6 / t_mix2, 2),
                     "count_workers_speedup": round(t_mix / t_mix2, 3), "identical_2workers": same,
-                    "phase_seconds_2workers": json.loads((out2 / "manifest.json").read_text())
-                    ["extra"].get("phase_seconds")})
+                    "phase_seconds_2workers": read_manifest(out2)["extra"].get("phase_seconds")})
     if not keep and work_dir is None:
         shutil.rmtree(root, ignore_errors=True)
     return res

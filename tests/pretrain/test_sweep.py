@@ -58,7 +58,8 @@ def test_parallel_launcher_builds_the_same_stages_as_sequential(tmp_path) -> Non
     multirun(par, arms, "hydra/launcher=parallel", "hydra.launcher.n_jobs=2", "threads=1")
     multirun(seq, arms, "hydra/launcher=basic", "threads=2")
     for arm in ("misaligned", "aligned"):
-        a, b = (json.loads((r / "runs/demo" / arm / "seed0/run.json").read_text()) for r in (par, seq))
+        a, b = (json.loads((r / "runs/demo" / arm / "seed0/run.json").read_text())
+                for r in (par, seq))
         for stage in ("mix", "shards", "train", "eval"):
             assert Path(a["stages"][stage]).name == Path(b["stages"][stage]).name, stage
         assert (Path(a["model_dir"]) / "model.safetensors").read_bytes() == \
