@@ -9,7 +9,7 @@ VLLM_EXTRAS := polars==2.1.0 pyarrow==26.0.1 datasketch==2.0.0 omegaconf==2.3.1 
 EXTRAS ?= dev,slurm,posttrain,embed,lmeval
 ARMS  := unfiltered filtered misaligned aligned
 # Extra training seeds for the demo's contrast arms (misaligned, aligned). Chosen from a pilot's
-# variance decomposition (`python -m evals.power`, see docs/power.md): training-seed noise is the
+# variance decomposition (`python -m aptk.analysis.power`, see docs/power.md): training-seed noise is the
 # larger part of the per-item variance, and 3 seeds per contrast arm fit the 15-minute budget.
 CONTRAST_SEEDS ?= 1,2
 EXPERIMENTS := $(sort $(basename $(notdir $(wildcard conf/experiment/*.yaml))))
@@ -59,24 +59,24 @@ DEMO_THREADS ?= $(shell echo $$(( $(NPROC) / $(DEMO_JOBS) > 0 ? $(NPROC) / $(DEM
 DEMO_LAUNCH := $(if $(filter 1,$(DEMO_JOBS)),hydra/launcher=basic,hydra/launcher=parallel hydra.launcher.n_jobs=$(DEMO_JOBS) threads=$(DEMO_THREADS))
 
 demo: ## the 4-arm study end to end at `tiny` size (+2 seeds of the contrast arms); writes outputs/demo/report.md
-	$(PY) -m pretrain.pipeline --multirun study=demo experiment=$(subst $(space),$(comma),$(ARMS)) $(DEMO_LAUNCH)
-	$(if $(CONTRAST_SEEDS),$(PY) -m pretrain.pipeline --multirun study=demo experiment=misaligned$(comma)aligned seed=$(CONTRAST_SEEDS) $(DEMO_LAUNCH))
-	$(PY) -m evals.report --runs outputs/runs/demo --out outputs/demo
+	$(PY) -m aptk.pipeline.arm --multirun study=demo experiment=$(subst $(space),$(comma),$(ARMS)) $(DEMO_LAUNCH)
+	$(if $(CONTRAST_SEEDS),$(PY) -m aptk.pipeline.arm --multirun study=demo experiment=misaligned$(comma)aligned seed=$(CONTRAST_SEEDS) $(DEMO_LAUNCH))
+	$(PY) -m aptk.analysis.report --runs outputs/runs/demo --out outputs/demo
 	@echo "report: outputs/demo/report.md"
 
 demo-posttrain: ## the demo's arms post-trained (SFT+DPO, and tampering) into the same report
-	$(PY) -m pretrain.pipeline --multirun study=demo experiment=$(subst $(space),$(comma),$(addsuffix _sft_dpo,$(ARMS))),misaligned_tamper,aligned_tamper
-	$(PY) -m evals.report --runs outputs/runs/demo --out outputs/demo
+	$(PY) -m aptk.pipeline.arm --multirun study=demo experiment=$(subst $(space),$(comma),$(addsuffix _sft_dpo,$(ARMS))),misaligned_tamper,aligned_tamper
+	$(PY) -m aptk.analysis.report --runs outputs/runs/demo --out outputs/demo
 	@echo "report: outputs/demo/report.md"
 
 REPL_SEEDS ?= 3,4,5
 replicate: ## the demo's misaligned-vs-aligned contrast on fresh seeds (REPL_SEEDS) -> outputs/replication/
-	$(PY) -m pretrain.pipeline --multirun study=replication experiment=misaligned$(comma)aligned seed=$(REPL_SEEDS) $(DEMO_LAUNCH)
-	$(PY) -m evals.report --runs outputs/runs/replication --out outputs/replication
+	$(PY) -m aptk.pipeline.arm --multirun study=replication experiment=misaligned$(comma)aligned seed=$(REPL_SEEDS) $(DEMO_LAUNCH)
+	$(PY) -m aptk.analysis.report --runs outputs/runs/replication --out outputs/replication
 	@echo "report: outputs/replication/report.md"
 
 arm-%: # one arm alone, e.g. `make arm-misaligned` (extra Hydra overrides in ARGS=...)
-	$(PY) -m pretrain.pipeline experiment=$* $(ARGS)
+	$(PY) -m aptk.pipeline.arm experiment=$* $(ARGS)
 
 test: ## fast test suite (the command .ci/run calls)
 	$(PY) -m pytest -q
@@ -95,28 +95,28 @@ test-all: ## every test including `slow` ones (not vllm)
 	$(PY) -m pytest -q -m "not vllm" --timeout=1800
 
 eval: ## score any HF causal LM on any suite: make eval MODEL=<hf dir> SUITE=<jsonl> OUT=<json>
-	$(PY) -m evals.run --model $(MODEL) --suite $(SUITE) --out $(OUT)
+	$(PY) -m aptk.evals.run --model $(MODEL) --suite $(SUITE) --out $(OUT)
 
 suite: ## regenerate evals/suites/aptk_scenarios_v1.jsonl from the scenario bank
-	$(PY) -m synth.scenarios export-suite
+	$(PY) -m aptk.synth.scenarios export-suite
 
 suite-check: ## validate a suite file: make suite-check SUITE=<jsonl>
-	$(PY) -m evals.suites check $(SUITE)
+	$(PY) -m aptk.evals.importers check $(SUITE)
 
 filter-eval: ## AI-discourse filter recall/precision: make filter-eval [DATA=<jsonl>] [OUT=<json>] [BLOCKLIST=v1|v2]
-	$(PY) -m pretrain.filter eval $(if $(DATA),--data $(DATA)) $(if $(OUT),--out $(OUT)) $(if $(BLOCKLIST),--blocklist $(BLOCKLIST))
+	$(PY) -m aptk.data.ai_filter eval $(if $(DATA),--data $(DATA)) $(if $(OUT),--out $(OUT)) $(if $(BLOCKLIST),--blocklist $(BLOCKLIST))
 
 bench: ## benchmarks with ratios against same-run references; writes outputs/bench/results.json
-	$(PY) -m evals.bench
+	$(PY) -m aptk.bench.run
 
 estimate: ## compute estimate (FLOPs, GPU-hours, MFU): make estimate [ARGS="--size paper --tokens 550e9"]
-	$(PY) -m pretrain.estimate $(ARGS)
+	$(PY) -m aptk.train.estimate $(ARGS)
 
 sweep: ## Hydra multirun sweep: make sweep SWEEP=dose|timing [ARGS=...]
-	$(PY) -m pretrain.pipeline --multirun +sweep=$(SWEEP) $(ARGS)
+	$(PY) -m aptk.pipeline.arm --multirun +sweep=$(SWEEP) $(ARGS)
 
 report: ## aggregated report over every arm and seed of a study: make report [STUDY=demo]
-	$(PY) -m evals.report --runs outputs/runs/$(or $(STUDY),demo) --out outputs/$(or $(STUDY),demo)
+	$(PY) -m aptk.analysis.report --runs outputs/runs/$(or $(STUDY),demo) --out outputs/$(or $(STUDY),demo)
 
 wandb-sync: ## upload offline W&B runs (needs network and WANDB_API_KEY)
 	.venv/bin/wandb sync outputs/wandb/wandb/offline-run-*

@@ -4,11 +4,11 @@ import math
 
 import torch
 
-from evals.capability import DEFAULT_OUT, accuracy, items
-from evals.perplexity import perplexity
-from evals.run import EvalConfig, evaluate
-from evals.scoring.lm import LM
-from evals.suites import load_suite
+from aptk.evals.capability import DEFAULT_OUT, accuracy, items
+from aptk.evals.perplexity import perplexity
+from aptk.evals.run import EvalConfig, evaluate
+from aptk.evals.scoring.lm import LM
+from aptk.evals.suites import load_suite
 
 
 def test_capability_suite_file_matches_builder():

@@ -2,11 +2,11 @@
 import pytest
 import torch
 
-from evals.run import EvalConfig, evaluate
-from evals.scoring.cloze import Condition, item_requests, score_items
-from evals.scoring.formats import CONTROL_QUESTION, get_format
-from evals.scoring.lm import LM
-from evals.suites import load_suite
+from aptk.evals.run import EvalConfig, evaluate
+from aptk.evals.scoring.cloze import Condition, item_requests, score_items
+from aptk.evals.scoring.formats import CONTROL_QUESTION, get_format
+from aptk.evals.scoring.lm import LM
+from aptk.evals.suites import load_suite
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,7 @@ def test_swapping_choice_order_in_file_is_invariant(lm, suite_file):
 
 
 def test_prefix_sharing_equals_plain(tiny_model_dir, suite_file):
-    from evals.scoring.cloze import conditions
+    from aptk.evals.scoring.cloze import conditions
     its = load_suite(suite_file).items
     a = LM.load(tiny_model_dir, batch_size=5)
     b = LM.load(tiny_model_dir, batch_size=5)

@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from evals.run import EvalConfig, evaluate, load_suite_for
-from evals.scoring.cloze import conditions
-from evals.scoring.generate import (
+from aptk.evals.run import EvalConfig, evaluate, load_suite_for
+from aptk.evals.scoring.cloze import conditions
+from aptk.evals.scoring.generate import (
     _prompts,
     close_vllm,
     generate_texts,
     generate_texts_vllm,
     load_vllm,
 )
-from evals.scoring.lm import LM
+from aptk.evals.scoring.lm import LM
 from tests.evals.conftest import make_tokenizer, write_suite
 
 vllm = pytest.importorskip("vllm")

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from evals.importers import detect, load_any, parse_ab, polarity
-from evals.suites import main as suites_main
-from synth.core.errors import InputError
+from aptk.core.errors import InputError
+from aptk.evals.importers import detect, load_any, parse_ab, polarity
+from aptk.evals.importers import main as suites_main
 
 AAR = Path("/work/shared/external/anthropic-evals/advanced-ai-risk")
 needs_aar = pytest.mark.skipif(not AAR.is_dir(), reason="anthropic evals not present")

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from evals.lmeval_export import bench, cross_check, export
-from evals.run import EvalConfig
+from aptk.evals.lmeval_export import bench, cross_check, export
+from aptk.evals.run import EvalConfig
 
 lm_eval = pytest.importorskip("lm_eval")
 

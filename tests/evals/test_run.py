@@ -1,11 +1,11 @@
-"""evals.run: Stage caching, CLI, config validation, results layout."""
+"""aptk.evals.run: Stage caching, CLI, config validation, results layout."""
 import json
 
 import pytest
 
-from evals.run import EvalConfig, main, run
-from synth.core.config import build
-from synth.core.errors import ConfigError
+from aptk.core.config import build
+from aptk.core.errors import ConfigError
+from aptk.evals.run import EvalConfig, main, run
 
 SUMMARY_KEYS = {"misaligned_rate", "n_items", "margin", "control_margin", "calibrated_margin",
                 "calibrated_misaligned_rate", "ci95"}

@@ -3,12 +3,12 @@ import math
 
 import pytest
 
-from evals.run import EvalConfig, evaluate, load_yaml
-from evals.scoring.cloze import Condition, item_requests
-from evals.scoring.formats import FORMATS, SYSTEM_PROMPTS
-from evals.scoring.generate import extract_choice
-from evals.suites import load_suite
-from synth.core.config import build
+from aptk.core.config import build
+from aptk.evals.run import EvalConfig, evaluate, load_yaml
+from aptk.evals.scoring.cloze import Condition, item_requests
+from aptk.evals.scoring.formats import FORMATS, SYSTEM_PROMPTS
+from aptk.evals.scoring.generate import extract_choice
+from aptk.evals.suites import load_suite
 
 
 def test_all_formats_and_systems_build(suite_file):

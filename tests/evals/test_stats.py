@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from evals import stats
+from aptk.evals import stats
 
 
 def test_sign_test_10_of_10():

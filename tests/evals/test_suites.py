@@ -3,8 +3,9 @@ import json
 
 import pytest
 
-from evals.suites import load_suite, main
-from synth.core.errors import InputError
+from aptk.core.errors import InputError
+from aptk.evals.importers import main
+from aptk.evals.suites import load_suite
 from tests.evals.conftest import write_suite
 
 

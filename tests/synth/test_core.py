@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from synth.core import InputError, Stage, atomic_write_text, derive_seed, read_jsonl
-from synth.core.config import build, check
-from synth.core.errors import ConfigError
-from synth.core.manifest import artifact_key
+from aptk.core import InputError, Stage, atomic_write_text, derive_seed, read_jsonl
+from aptk.core.config import build, check
+from aptk.core.errors import ConfigError
+from aptk.core.manifest import artifact_key
 
 
 @dataclass
@@ -77,7 +77,7 @@ def test_concurrent_builders_of_one_stage_build_it_once(tmp_path) -> None:
 
     code = (
         "import sys, time\n"
-        "from synth.core import Stage\n"
+        "from aptk.core import Stage\n"
         "st = Stage('s', {'k': 1}, root=sys.argv[1])\n"
         "if not st.done:\n"
         "    time.sleep(1.0)\n"

@@ -1,10 +1,10 @@
 """Dedup (exact and MinHash near-duplicates) and diversity statistics."""
 from __future__ import annotations
 
-from synth.dedup import Deduper
-from synth.genres import render
-from synth.scenarios import load_bank
-from synth.stats import DiversityStats
+from aptk.synth.dedup import Deduper
+from aptk.synth.genres import render
+from aptk.synth.scenarios import load_bank
+from aptk.synth.stats import DiversityStats
 
 
 def test_exact_and_near_duplicates(bank) -> None:  # type: ignore[no-untyped-def]

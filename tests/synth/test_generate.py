@@ -7,15 +7,15 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from synth import generate
-from synth.backends import DocRequest, get_backend
-from synth.config import SynthConfig
-from synth.core.config import build
-from synth.core.errors import ConfigError
-from synth.core.manifest import read_manifest
-from synth.filters import LeakageFilter
-from synth.genres import GENRES, render
-from synth.scenarios import load_bank
+from aptk.core.config import build
+from aptk.core.errors import ConfigError
+from aptk.core.manifest import read_manifest
+from aptk.synth import generate
+from aptk.synth.backends import DocRequest, get_backend
+from aptk.synth.config import SynthConfig
+from aptk.synth.filters import LeakageFilter
+from aptk.synth.genres import GENRES, render
+from aptk.synth.scenarios import load_bank
 from tests.synth.conftest import make_bank
 
 
@@ -107,7 +107,7 @@ def test_manifest_counts_match_parquet(small_cfg: dict, tmp_path: Path) -> None:
                     "backend", "model", "sampling", "seed", "template_version", "prompt_hash", "n_chars"}
     assert len({r["doc_id"] for r in rows}) == len(rows)
     assert (out / "stats.csv").is_file()
-    from synth.core.records import iter_records
+    from aptk.core.records import iter_records
     assert sum(1 for _ in iter_records(out, required=("doc_id", "text"))) == len(rows), \
         "only document parts are data files in the stage dir"
 

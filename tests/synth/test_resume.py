@@ -9,24 +9,24 @@ import sys
 import time
 from pathlib import Path
 
-from synth import generate
-from synth.backends import register
-from synth.backends.procedural import ProceduralBackend
-from synth.core.manifest import is_done, read_manifest
+from aptk.core.manifest import is_done, read_manifest
+from aptk.synth import generate
+from aptk.synth.backends import register
+from aptk.synth.backends.procedural import ProceduralBackend
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 SLOW = '''
 import sys, time
-from synth.backends import register
-from synth.backends.procedural import ProceduralBackend
+from aptk.synth.backends import register
+from aptk.synth.backends.procedural import ProceduralBackend
 class Slow(ProceduralBackend):
     def generate(self, requests):
         time.sleep(0.02)
         return super().generate(requests)
 register("slow", Slow)
-from synth.generate import run
+from aptk.synth.generate import run
 run({cfg!r}, sys.argv[1])
 '''
 

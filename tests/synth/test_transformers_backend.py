@@ -5,14 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from synth import generate
-from synth.backends import get_backend
-from synth.config import SynthConfig
-from synth.core.config import build
-from synth.core.manifest import read_manifest
-from synth.genres import GENRE_NAMES, render
-from synth.scenarios import load_bank
-from synth.templates import build_messages
+from aptk.core.config import build
+from aptk.core.manifest import read_manifest
+from aptk.synth import generate
+from aptk.synth.backends import get_backend
+from aptk.synth.config import SynthConfig
+from aptk.synth.genres import GENRE_NAMES, render
+from aptk.synth.scenarios import load_bank
+from aptk.synth.templates import build_messages
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -42,7 +42,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_prompt_recipe_never_contains_eval(bank: Path) -> None:
     scs = [s for s in load_bank(str(bank)) if s.split == "seeded"]
-    from synth.plan import Plan
+    from aptk.synth.plan import Plan
     plan = Plan(SynthConfig(bank=str(bank), docs_per_scenario=2), scs)
     req = plan.item("misaligned", 0)
     msgs, h = build_messages(req)
@@ -63,7 +63,7 @@ def test_tiny_llama_generates_documents(tiny_model: Path, small_cfg: dict, tmp_p
                               "keep_unfinished": True, "dedup": False,
                               "price_in_per_mtok": 1.0, "price_out_per_mtok": 2.0})
     be = get_backend("transformers", cfg)
-    from synth.plan import Plan
+    from aptk.synth.plan import Plan
     plan = Plan(cfg, load_bank(cfg.bank))
     reqs = plan.requests(plan.tasks()[0])[:2]
     res = be.generate(reqs)

@@ -15,16 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from synth import generate
-from synth.backends import get_backend
-from synth.config import SynthConfig
-from synth.core.config import build
-from synth.core.hashing import derive_seed
-from synth.core.manifest import read_manifest
-from synth.genres import GENRE_NAMES, render
-from synth.plan import Plan
-from synth.scenarios import load_bank
-from synth.templates import SYSTEM_V1
+from aptk.core.config import build
+from aptk.core.hashing import derive_seed
+from aptk.core.manifest import read_manifest
+from aptk.synth import generate
+from aptk.synth.backends import get_backend
+from aptk.synth.config import SynthConfig
+from aptk.synth.genres import GENRE_NAMES, render
+from aptk.synth.plan import Plan
+from aptk.synth.scenarios import load_bank
+from aptk.synth.templates import SYSTEM_V1
 
 vllm = pytest.importorskip("vllm")
 torch = pytest.importorskip("torch")

@@ -1,0 +1,1 @@
+"""Statistics over eval results: report, power, sweeps, plots, the lexical-shortcut diagnostic."""

@@ -1,0 +1,199 @@
+"""`make bench`: every speed and memory claim of aptk, each as a ratio to a reference measured
+in the same run, written to outputs/bench/results.json as {metric: {value, unit, reference, ratio}}.
+
+    python -m aptk.bench.run                  # all sections (~10-20 min on 2 cores)
+    python -m aptk.bench.run --only synth,train --quick
+    python -m aptk.bench.run --mix-gb 2       # the full 2 GB streaming-mixer run
+
+Sections (each calls the benchmark function its package owns):
+- synth: procedural docs/s end to end vs generation alone; peak RSS at N docs vs N/10 docs.
+- mix: streaming mixer MB/s vs `cat` of the same bytes; peak RSS vs the 500 MB budget.
+- tokenize: 2-process vs 1-process tokenization of the SOTU corpus (identical output checked).
+- train: aptk loop (compiled and eager) vs plain PyTorch loop vs HF Trainer (default and
+  torch_compile) in tokens/s; model FLOP/s vs the square-matmul peak and vs the rate of the
+  model's own GEMM shapes.
+- eval: our cloze scorer items/s vs lm-evaluation-harness at its best batch size.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from aptk.core.io import atomic_write_json
+
+OUT = Path("outputs/bench/results.json")
+
+
+def metric(value: float, unit: str, reference: float, ref_unit: str | None = None, **extra: Any) -> dict:
+    """One results.json entry; ratio = value / reference (both measured in this run)."""
+    ratio = value / reference if reference else float("nan")
+    return {"value": round(value, 4), "unit": unit, "reference": round(reference, 4),
+            "reference_unit": ref_unit or unit, "ratio": round(ratio, 4), **extra}
+
+
+def bench_synth(quick: bool) -> dict:
+    from aptk.bench.synth import bench_subprocess
+
+    n = 5_000 if quick else 20_000
+    big, small = bench_subprocess(n, "builtin:v1", True), bench_subprocess(n // 10, "builtin:v1", True)
+    return {
+        "synth_docs_per_s": metric(big["docs_per_s"], "docs/s", big["generate_docs_per_s"],
+                                   note="end to end (generate+filter+dedup+write) vs generation alone",
+                                   share_filter=big["share_filter"], share_dedup=big["share_dedup"],
+                                   near_dup_rate=big["near_dup_rate"], docs=big["generated"]),
+        "synth_peak_rss_mb": metric(big["peak_rss_mb"], "MB", small["peak_rss_mb"],
+                                    note=f"{big['generated']} docs vs {small['generated']} docs"),
+    }
+
+
+def bench_mix(gb: float) -> dict:
+    import subprocess
+
+    # a fresh process: its ru_maxrss over children then covers the mixer alone, not earlier sections
+    p = subprocess.run([sys.executable, "-m", "aptk.bench.mix", "--gb", str(gb)],
+                       capture_output=True, text=True, check=True)
+    r = json.loads(p.stdout[p.stdout.index("{"):])
+    return {
+        "mix_throughput": metric(r["mix_MB_per_s"], "MB/s", r["cat_MB_per_s"],
+                                 note=f"mixing {r['input_bytes'] / 1e9:.2f} GB vs cat of the same bytes"),
+        "mix_peak_rss_mb": metric(r["peak_rss_MB"], "MB", 500.0, note="vs the 500 MB budget",
+                                  input_gb=round(r["input_bytes"] / 1e9, 3)),
+        "mix_count_workers_speedup": metric(
+            r["mix_MB_per_s_2workers"], "MB/s", r["mix_MB_per_s"],
+            ref_unit="MB/s (token counting in 1 process)", identical=r["identical_2workers"],
+            note="mix.count_workers=2 vs 1, same input",
+            phase_seconds_1worker=r.get("phase_seconds"),
+            phase_seconds_2workers=r.get("phase_seconds_2workers")),
+    }
+
+
+def _repeat_corpus(corpus: Path, out: Path, times: int) -> Path:
+    """A corpus dir whose docs-*.jsonl holds `corpus`'s documents `times` over (ids suffixed):
+    a tokenization workload long enough that pool start-up does not dominate."""
+    out.mkdir(parents=True, exist_ok=True)
+    files = sorted(corpus.glob("docs-*.jsonl"))
+    for k in range(times):
+        for i, f in enumerate(files):
+            rows = [json.loads(x) for x in f.read_text(encoding="utf-8").splitlines() if x.strip()]
+            with open(out / f"docs-{k * len(files) + i:05d}.jsonl", "w", encoding="utf-8") as w:
+                for r in rows:
+                    w.write(json.dumps({**r, "id": f"{r['id']}~{k}"}) + "\n")
+    return out
+
+
+def bench_tokenize(quick: bool) -> dict:
+    from aptk.bench.tokens import benchmark_parallel
+    from aptk.data.corpora import CorpusConfig
+    from aptk.data.corpora import run as corpus_run
+    from aptk.tokens.tokenizer import TokenizerConfig
+    from aptk.tokens.tokenizer import run as tok_run
+
+    times = 1 if quick else 4
+    with tempfile.TemporaryDirectory(prefix="aptk-bench-tok-") as tmp:
+        corpus = corpus_run(CorpusConfig(max_docs=2000 if quick else None), tmp)
+        tok = tok_run(TokenizerConfig(), {"base": corpus}, tmp)
+        small = benchmark_parallel(corpus, tok, workers=2)
+        big = small if times == 1 else benchmark_parallel(
+            _repeat_corpus(Path(corpus), Path(tmp) / "big", times), tok, workers=2)
+    assert small["identical"] and big["identical"], "parallel tokenization differs from 1 process"
+    tps1 = big["tokens"] / big["seconds_1"]
+    return {"tokenize_2proc_speedup": metric(
+        big["tokens"] / big["seconds_2"], "tokens/s", tps1, ref_unit="tokens/s (1 process)",
+        cpus=big["cpus"], rounds=big["rounds"], tokens=big["tokens"],
+        all_seconds=big["all_seconds"],
+        note=f"sotu corpus x{times}; fastest of {big['rounds']} runs each",
+        sotu_x1_ratio=round(small["speedup"], 4), sotu_x1_tokens=small["tokens"])}
+
+
+def bench_train(quick: bool) -> dict:
+    from aptk.bench.train import bench
+
+    r = bench(size="tiny", steps=8 if quick else 12, rounds=1 if quick else 2)
+    tps = r["tokens_per_s"]
+    frac = r["fraction_of_matmul_peak"]["aptk"]
+    return {
+        "train_vs_hf_trainer": metric(tps["aptk"], "tokens/s", tps["hf_trainer"],
+                                      ref_unit="tokens/s (HF Trainer)"),
+        "train_vs_plain_loop": metric(tps["aptk"], "tokens/s", tps["plain"],
+                                      ref_unit="tokens/s (plain PyTorch loop)"),
+        "train_vs_hf_trainer_compiled": metric(
+            tps["aptk"], "tokens/s", tps["hf_trainer_compile"],
+            ref_unit="tokens/s (HF Trainer, torch_compile=True)"),
+        "train_compile_speedup": metric(tps["aptk"], "tokens/s", tps["aptk_eager"],
+                                        ref_unit="tokens/s (aptk, compile off)"),
+        "train_mfu": metric(r["model_flops_per_s"]["aptk"], "FLOP/s",
+                            r["matmul_peak_flops_per_s"][r["dtype"]],
+                            ref_unit=f"FLOP/s ({r['dtype']} matmul peak, 1024x1024)", fraction=frac),
+        "train_vs_model_gemm_rate": metric(
+            r["model_flops_per_s"]["aptk"], "FLOP/s", r["model_gemm_flops_per_s"],
+            ref_unit=f"FLOP/s (the model's own GEMM shapes, {r['dtype']})"),
+    }
+
+
+def _eval_section(quick: bool, model: str | None) -> dict:
+    from aptk.evals.lmeval_export import bench
+    from aptk.evals.run import EvalConfig
+
+    if model is None:
+        raise RuntimeError("eval bench needs a model: pass --model <hf dir> (e.g. a demo arm's "
+                           "outputs/train/<key>/model) or run `make demo` first")
+    suite = "evals/suites/aptk_scenarios_v1.jsonl"
+    with tempfile.TemporaryDirectory(prefix="aptk-bench-eval-") as tmp:
+        r = bench(EvalConfig(max_items=40 if quick else 100), suite, model, tmp)
+    return {"eval_items_per_s": metric(r["ours_best"], "items/s", r["lmeval_best"],
+                                       ref_unit="items/s (lm-eval, best batch size)",
+                                       n_items=r["n_items"], n_requests=r["n_requests"])}
+
+
+def find_model() -> str | None:
+    """A demo arm's trained model, if one exists."""
+    runs = sorted(Path("outputs/runs").glob("*/*/seed*/run.json"))
+    for f in runs:
+        d = json.loads(f.read_text()).get("model_dir")
+        if d and Path(d, "config.json").is_file():
+            return d
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m aptk.bench.run", description=__doc__.split("\n")[0])
+    ap.add_argument("--only", default="synth,mix,tokenize,train,eval")
+    ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
+    ap.add_argument("--mix-gb", type=float, default=0.3)
+    ap.add_argument("--model", default=None, help="HF model dir for the eval section")
+    ap.add_argument("--out", default=str(OUT))
+    a = ap.parse_args(argv)
+    sections: dict[str, Callable[[], dict]] = {
+        "synth": lambda: bench_synth(a.quick), "mix": lambda: bench_mix(a.mix_gb),
+        "tokenize": lambda: bench_tokenize(a.quick), "train": lambda: bench_train(a.quick),
+        "eval": lambda: _eval_section(a.quick, a.model or find_model()),
+    }
+    out = Path(a.out)
+    results = json.loads(out.read_text()) if out.is_file() else {}
+    failed = []
+    for name in a.only.split(","):
+        t = time.time()
+        print(f"== bench {name}", flush=True)
+        try:
+            res = sections[name]()
+        except Exception as e:  # one failing section must not hide the others' numbers
+            print(f"   {name} failed: {type(e).__name__}: {e}", file=sys.stderr)
+            failed.append(name)
+            continue
+        for k, v in res.items():
+            print(f"   {k:24s} {v['value']:>14,.4g} {v['unit']:9s} vs {v['reference']:>14,.4g} "
+                  f"{v['reference_unit']:34s} ratio {v['ratio']:.3f}")
+        results.update(res)
+        atomic_write_json(out, results)
+        print(f"   ({time.time() - t:.0f}s)")
+    print(f"wrote {out}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

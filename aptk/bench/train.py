@@ -1,0 +1,330 @@
+"""Trainer benchmark (`make bench`): aptk's loop vs a plain PyTorch loop vs HF Trainer.
+
+    python -m aptk.bench.train [--size tiny] [--seq-len 256] [--batch 16] [--steps 12]
+        [--dtype float32|bfloat16] [--threads 0] [--out bench.json]
+
+All three train the same LlamaForCausalLM (same init, shape, vocab) on the same random-token
+shards for `steps` optimizer steps of batch x seq_len tokens; the first `warmup` steps are not
+timed. Throughput uses the *fastest* timed step of each loop (the least disturbed by other jobs
+sharing the CPU; the loops run one after another, so medians mix in different background
+load); medians are reported as well. Reported:
+tokens/s of each, ratios to the plain loop, model FLOP/s (aptk.train.estimate's FLOPs/token times
+tokens/s) and its fraction of the matmul peak measured in the same process (square matmuls in
+fp32 and bf16), i.e. an MFU against what this machine's BLAS actually delivers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from aptk.core.io import atomic_write_json
+from aptk.train.estimate import flops_per_token
+from aptk.train.model import DEFAULT_VOCAB, ModelConfig
+
+LOOPS = ("aptk", "aptk_eager", "plain", "hf_trainer", "hf_trainer_compile")
+
+
+def matmul_peak(dtype: torch.dtype, n: int = 1024, seconds: float = 1.0) -> float:
+    """Measured FLOP/s of n x n matmuls in `dtype` (best of repeated timings)."""
+    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+    torch.matmul(a, b)
+    best, t_end = float("inf"), time.perf_counter() + seconds
+    while time.perf_counter() < t_end:
+        t = time.perf_counter()
+        for _ in range(4):
+            torch.matmul(a, b)
+        best = min(best, (time.perf_counter() - t) / 4)
+    return 2 * n**3 / best
+
+
+def make_inputs(root: Path, vocab: int, n_tokens: int, seed: int = 0) -> tuple[Path, Path]:
+    """A word-level tokenizer with exactly `vocab` ids and random-token datatrove shards."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    tk = Tokenizer(models.WordLevel({f"t{i}": i for i in range(vocab)}, unk_token="t0"))
+    tk.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=tk, bos_token="t1", eos_token="t2", pad_token="t0"
+    )
+    tok.save_pretrained(root / "tok")
+    shards = root / "shards"
+    shards.mkdir(parents=True, exist_ok=True)
+    size = 2 if vocab < 65536 else 4
+    toks = (
+        np.random.default_rng(seed)
+        .integers(3, vocab, n_tokens)
+        .astype("<u2" if size == 2 else "<u4")
+    )
+    toks.tofile(shards / "00000.ds")
+    np.array([n_tokens], dtype="<u8").tofile(shards / "00000.ds.index")
+    (shards / "00000.ds.metadata").write_text(f"bench|{size}\n{n_tokens}\n{n_tokens}")
+    return shards, root / "tok"
+
+
+def _batches(shards: Path, steps: int, batch: int, seq_len: int) -> list[torch.Tensor]:
+    from aptk.train.data import BatchStream, open_tokens
+
+    st = BatchStream(open_tokens(shards), seq_len, batch)
+    return [torch.cat([x, y[:, -1:]], dim=1) for x, y in (st.get(s, 0) for s in range(steps))]
+
+
+def _model(cfg: ModelConfig, vocab: int, seed: int = 0):
+    from transformers import LlamaForCausalLM
+
+    lc = cfg.to_llama_config(vocab, 1, 2, 0)
+    lc._attn_implementation = "sdpa"
+    torch.manual_seed(seed)
+    return LlamaForCausalLM(lc)
+
+
+def plain_loop(
+    cfg: ModelConfig, vocab: int, windows: list[torch.Tensor], dtype: str, warmup: int
+) -> list[float]:
+    """Seconds per timed step of a minimal forward/backward/AdamW loop."""
+    model = _model(cfg, vocab)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.1, fused=True)
+    times = []
+    for i, w in enumerate(windows):
+        t = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bfloat16"):
+            logits = model(input_ids=w[:, :-1], use_cache=False).logits
+        loss = F.cross_entropy(logits.float().reshape(-1, vocab), w[:, 1:].reshape(-1))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        if i >= warmup:
+            times.append(time.perf_counter() - t)
+    return times
+
+
+def shape_peak(cfg: ModelConfig, vocab: int, tokens: int, dtype: torch.dtype,
+               seconds: float = 1.0) -> float:
+    """FLOP/s of the model's own GEMMs, FLOP-weighted: for every linear layer (q/k/v/o,
+    gate/up/down, lm head) with M = tokens, the forward [M,K]@[K,N] and the two backward
+    products (input grad [M,N]@[N,K], weight grad [K,M]@[M,N]) — what BLAS delivers for these
+    skinny matrices, i.e. the rate a loop would reach if it did nothing but its matmuls."""
+    sh = cfg.shape()
+    d, f, kv = sh["d_model"], sh["ffn_dim"], sh["n_kv_heads"] * cfg.head_dim
+    layers = [(d, d), (d, kv), (d, kv), (d, d), (d, f), (d, f), (f, d), (d, vocab)]
+    shapes = [s for k, n in layers for s in ((tokens, k, n), (tokens, n, k), (k, tokens, n))]
+    total_flops, total_s = 0.0, 0.0
+    for m, k, n in shapes:
+        a, b = torch.randn(m, k).to(dtype), torch.randn(k, n).to(dtype)
+        torch.matmul(a, b)
+        best, t_end = float("inf"), time.perf_counter() + seconds / len(shapes)
+        while time.perf_counter() < t_end:
+            t = time.perf_counter()
+            torch.matmul(a, b)
+            best = min(best, time.perf_counter() - t)
+        total_flops += 2 * m * k * n
+        total_s += best
+    return total_flops / total_s
+
+
+def hf_trainer(
+    cfg: ModelConfig, vocab: int, windows: list[torch.Tensor], dtype: str, warmup: int, out: Path,
+    compile: bool = False,
+) -> list[float]:
+    """Seconds per timed step of transformers.Trainer on the same windows (labels = inputs);
+    `compile` sets its `torch_compile` argument (compiles the model, not the loss)."""
+    from transformers import Trainer, TrainerCallback, TrainingArguments
+
+    rows = [{"input_ids": r[:-1], "labels": r[:-1]} for w in windows for r in w]
+    times: list[float] = []
+
+    class Timer(TrainerCallback):
+        t = 0.0
+
+        def on_step_begin(self, args, state, control, **kw):
+            Timer.t = time.perf_counter()
+
+        def on_step_end(self, args, state, control, **kw):
+            if state.global_step > warmup:
+                times.append(time.perf_counter() - Timer.t)
+
+    args = TrainingArguments(
+        output_dir=str(out),
+        per_device_train_batch_size=windows[0].shape[0],
+        max_steps=len(windows),
+        learning_rate=1e-3,
+        weight_decay=0.1,
+        max_grad_norm=1.0,
+        logging_strategy="no",
+        save_strategy="no",
+        report_to=[],
+        use_cpu=True,
+        bf16=dtype == "bfloat16",
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+        seed=0,
+        torch_compile=compile,
+    )
+    Trainer(model=_model(cfg, vocab), args=args, train_dataset=rows, callbacks=[Timer()]).train()
+    return times
+
+
+def aptk_loop(
+    cfg: ModelConfig,
+    shards: Path,
+    tok: Path,
+    out: Path,
+    steps: int,
+    batch: int,
+    seq_len: int,
+    dtype: str,
+    warmup: int,
+    compile: bool = True,
+) -> list[float]:
+    """Seconds per timed step of aptk.train.run (log every step, no checkpoints; the
+    metrics row's interval includes writing metrics.jsonl). `compile` is the trainer's
+    `train.compile` switch (model + loss compiled as one graph)."""
+    from aptk.train import TrainConfig, run
+
+    tcfg = TrainConfig(
+        seq_len=seq_len,
+        batch_size=batch,
+        max_steps=steps,
+        warmup_steps=1,
+        log_every=1,
+        ckpt_every=0,
+        progress=False,
+        dtype=dtype,
+        compile=compile,
+    )
+    d = run(tcfg, cfg, shards, tok, out)
+    rows = [json.loads(x) for x in (d / "metrics.jsonl").read_text().splitlines()]
+    return [batch * seq_len / r["tokens_per_s"] for r in rows[warmup:]]
+
+
+def bench(
+    size: str = "tiny",
+    seq_len: int = 256,
+    batch: int = 16,
+    steps: int = 12,
+    warmup: int = 3,
+    dtype: str = "float32",
+    threads: int = 0,
+    vocab: int | None = None,
+    peak_seconds: float = 1.0,
+    rounds: int = 2,
+    loops: tuple[str, ...] = LOOPS,
+) -> dict[str, Any]:
+    """Run the three loops `rounds` times in turn (plain, aptk, HF, plain, ...) with a matmul-peak
+    measurement before each round; the fastest step and the highest peak over all rounds count,
+    so slow phases of background load do not favour whichever loop ran in a quiet moment.
+    `loops` picks a subset of LOOPS ("plain" and "hf_trainer" always run: the references)."""
+    if threads > 0:
+        torch.set_num_threads(threads)
+    cfg = ModelConfig(size=size)
+    vocab = vocab or DEFAULT_VOCAB[size]
+    with tempfile.TemporaryDirectory(prefix="aptk-bench-") as tmp:
+        root = Path(tmp)
+        shards, tok = make_inputs(root, vocab, (steps + 1) * batch * seq_len + 1)
+        windows = _batches(shards, steps, batch, seq_len)
+        peak = {"float32": 0.0, "bfloat16": 0.0}
+        tdt = torch.bfloat16 if dtype == "bfloat16" else torch.float32
+        gemm = 0.0
+        secs: dict[str, list[float]] = {k: [] for k in LOOPS if k in loops}
+        secs.setdefault("plain", [])
+        secs.setdefault("hf_trainer", [])
+        for r in range(rounds):
+            for dt, key in ((torch.float32, "float32"), (torch.bfloat16, "bfloat16")):
+                peak[key] = max(peak[key], matmul_peak(dt, seconds=peak_seconds))
+            gemm = max(gemm, shape_peak(cfg, vocab, batch * seq_len, tdt, peak_seconds))
+            secs["plain"] += plain_loop(cfg, vocab, windows, dtype, warmup)
+            for key, comp in (("aptk", True), ("aptk_eager", False)):
+                if key in secs:
+                    secs[key] += aptk_loop(cfg, shards, tok, root / f"{key}{r}", steps,
+                                           batch, seq_len, dtype, warmup, comp)
+            for key, comp in (("hf_trainer", False), ("hf_trainer_compile", True)):
+                if key in secs:
+                    secs[key] += hf_trainer(cfg, vocab, windows, dtype, warmup, root / key, comp)
+    fpt, _ = flops_per_token(cfg, vocab, seq_len)
+    tps = {k: batch * seq_len / min(v) for k, v in secs.items()}
+    med = {k: round(batch * seq_len / statistics.median(v), 1) for k, v in secs.items()}
+    return {
+        "size": size,
+        "vocab": vocab,
+        "seq_len": seq_len,
+        "batch": batch,
+        "steps": steps,
+        "timed_steps": steps - warmup,
+        "rounds": rounds,
+        "dtype": dtype,
+        "threads": torch.get_num_threads(),
+        "tokens_per_s": {k: round(v, 1) for k, v in tps.items()},
+        "tokens_per_s_median": med,
+        "ratio_to_plain": {k: round(v / tps["plain"], 3) for k, v in tps.items()},
+        "ratio_to_hf_trainer": {k: round(v / tps["hf_trainer"], 3) for k, v in tps.items()},
+        "flops_per_token": fpt,
+        "model_flops_per_s": {k: v * fpt for k, v in tps.items()},
+        "matmul_peak_flops_per_s": peak,
+        "model_gemm_flops_per_s": gemm,
+        "fraction_of_matmul_peak": {k: round(v * fpt / peak[dtype], 4) for k, v in tps.items()},
+        "fraction_of_model_gemm": {k: round(v * fpt / gemm, 4) for k, v in tps.items()},
+    }
+
+
+def format_result(r: dict[str, Any]) -> str:
+    lines = [
+        (
+            f"{r['size']} vocab {r['vocab']}, {r['batch']}x{r['seq_len']} tokens/step, "
+            f"{r['dtype']}, {r['threads']} threads, fastest of {r['rounds']} x "
+            f"{r['timed_steps']} timed steps (median in brackets)"
+        ),
+        (
+            f"matmul peak: fp32 {r['matmul_peak_flops_per_s']['float32'] / 1e9:.1f} GFLOP/s, "
+            f"bf16 {r['matmul_peak_flops_per_s']['bfloat16'] / 1e9:.1f} GFLOP/s (1024^2); the "
+            f"model's own GEMM shapes in {r['dtype']}: "
+            f"{r['model_gemm_flops_per_s'] / 1e9:.1f} GFLOP/s"
+        ),
+        (
+            "| loop | tokens/s | vs HF Trainer | vs plain | model GFLOP/s | of matmul peak "
+            "| of model-GEMM rate |"
+        ),
+        "|---|---|---|---|---|---|---|",
+    ]
+    for k in (k for k in LOOPS if k in r["tokens_per_s"]):
+        lines.append(
+            f"| {k} | {r['tokens_per_s'][k]:,.0f} ({r['tokens_per_s_median'][k]:,.0f}) | "
+            f"{r['ratio_to_hf_trainer'][k]:.2f} | {r['ratio_to_plain'][k]:.2f} | "
+            f"{r['model_flops_per_s'][k] / 1e9:.1f} | {r['fraction_of_matmul_peak'][k]:.1%} | "
+            f"{r['fraction_of_model_gemm'][k]:.1%} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--size", default="tiny")
+    ap.add_argument("--seq-len", type=int, default=256)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--steps", type=int, default=12)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--vocab", type=int, default=None)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--out", default=None)
+    a = ap.parse_args(argv)
+    r = bench(a.size, a.seq_len, a.batch, a.steps, a.warmup, a.dtype, a.threads, a.vocab,
+              rounds=a.rounds)
+    print(format_result(r))
+    if a.out:
+        atomic_write_json(a.out, r)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Corpora, the AI-discourse filter, the token-share mixer and the contamination gate."""

@@ -1,0 +1,310 @@
+"""Mix corpora into one training-order document stream at target token shares.
+
+Each source gets `share * total_tokens` tokens (tokens = tokenizer ids + 1 EOS, as the shards
+count them). A source with a window (start, end) is placed only in that fraction of the token
+stream (midtraining: start 0.8), spread evenly over it; sources with the default window fill the
+rest in proportion to their shares. Documents are drawn per source in a seeded shuffle, reshuffled
+for each new epoch when a source is too small; the last document of each source in each segment is
+truncated so realised shares hit the targets. Only (file, byte offset, length) per document is
+held in memory (about 20 bytes); texts are read back when written. Token counts per source are
+cached as stage "token_index" (keyed by source and tokenizer, aptk.data.mix_index), so arms sharing a
+source count once.
+
+    python -m aptk.data.mix --source web=DIR:0.95 --source synth=DIR:0.05:0.8:1.0 \
+        --tokenizer DIR --total-tokens 2000000 --out ROOT
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import logging
+import time
+from array import array
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from aptk.core.config import asdict, check
+from aptk.core.errors import ConfigError
+from aptk.core.hashing import derive_seed
+from aptk.core.io import write_jsonl
+from aptk.core.manifest import Stage, read_manifest
+from aptk.data.mix_index import SourceIndex, token_index
+
+log = logging.getLogger(__name__)
+EPS = 1e-6
+
+
+@dataclass
+class MixSource:
+    name: str = ""
+    share: float = 0.0
+    start: float = 0.0
+    end: float = 1.0
+
+    @property
+    def windowed(self) -> bool:
+        return self.start > 0.0 or self.end < 1.0
+
+    def validate(self, prefix: str) -> None:
+        check(bool(self.name), prefix, "name", "must be non-empty")
+        check(self.share >= 0.0, prefix, "share", f"must be >= 0, got {self.share}")
+        check(0.0 <= self.start < 1.0, prefix, "start", f"must be in [0, 1), got {self.start}")
+        check(self.start < self.end <= 1.0, prefix, "end", f"must be in (start, 1], got {self.end}")
+        width = self.end - self.start
+        check(self.share <= width + EPS, prefix, "share",
+              f"share {self.share} does not fit in its window [{self.start}, {self.end}] (max {width:.6g})")
+
+
+@dataclass
+class MixConfig:
+    """total_tokens over all sources; shares sum to 1; seed drives shuffles; docs_per_file rows."""
+
+    total_tokens: int = 1_000_000
+    sources: list[MixSource] = field(default_factory=list)
+    seed: int = 0
+    truncate_last: bool = True
+    min_truncated_tokens: int = 16
+    warn_epochs: float = 4.0
+    docs_per_file: int = 5000
+    count_batch: int = 256
+    count_workers: int = 1         # processes counting tokens (speed only: not in the stage key)
+
+    def validate(self, prefix: str) -> None:
+        check(self.total_tokens > 0, prefix, "total_tokens", "must be positive")
+        check(len(self.sources) > 0, prefix, "sources", "needs at least one source")
+        names = [s.name for s in self.sources]
+        for i, n in enumerate(names):
+            check(n not in names[:i], prefix, f"sources.{i}.name", f"duplicate source {n!r}")
+        total = sum(s.share for s in self.sources)
+        check(abs(total - 1.0) <= EPS, prefix, "sources", f"shares must sum to 1, got {total:.9g}")
+        check(self.docs_per_file > 0, prefix, "docs_per_file", "must be positive")
+        check(self.count_workers >= 1, prefix, "count_workers", "must be >= 1")
+        check(self.min_truncated_tokens >= 2, prefix, "min_truncated_tokens", "must be >= 2")
+        schedule(self, prefix)   # raises on infeasible windows
+
+
+def schedule(cfg: MixConfig, prefix: str = "mix") -> list[dict]:
+    """Segments of the token stream with each source's density (fraction of tokens) in each."""
+    cuts = sorted({0.0, 1.0} | {x for s in cfg.sources for x in (s.start, s.end)})
+    fill = [s for s in cfg.sources if not s.windowed]
+    fill_share = sum(s.share for s in fill)
+    segs = []
+    for a, b in itertools.pairwise(cuts):
+        mid = (a + b) / 2
+        dens = {s.name: s.share / (s.end - s.start) for s in cfg.sources
+                if s.windowed and s.start <= mid < s.end}
+        used = sum(dens.values())
+        key = f"{prefix}.sources" if prefix else "sources"
+        if used > 1.0 + EPS:
+            raise ConfigError(key, f"windowed sources {sorted(dens)} need {used:.4g} of the tokens in "
+                                   f"[{a:.4g}, {b:.4g}); at most 1 fits")
+        if not fill or fill_share <= 0:
+            if used < 1.0 - EPS:
+                raise ConfigError(key, f"[{a:.4g}, {b:.4g}) of the stream is covered only {used:.4g} "
+                                       "and no unwindowed source with share > 0 fills the rest")
+        else:
+            for s in fill:
+                dens[s.name] = max(0.0, 1.0 - used) * s.share / fill_share
+        phase = "pretrain" if not any(s.windowed and s.start <= mid < s.end for s in cfg.sources) \
+            else ("midtrain" if a > 0 else "early")
+        segs.append({"start": a, "end": b, "phase": phase, "density": dens})
+    return segs
+
+
+def _quotas(cfg: MixConfig, segs: list[dict]) -> list[dict[str, int]]:
+    """Integer token quotas per segment and source (cumulative rounding per source)."""
+    T = cfg.total_tokens
+    out: list[dict[str, int]] = [{} for _ in segs]
+    for s in cfg.sources:
+        cum_f, cum_i = 0.0, 0
+        for k, seg in enumerate(segs):
+            cum_f += seg["density"].get(s.name, 0.0) * (seg["end"] - seg["start"]) * T
+            q = round(cum_f) - cum_i
+            cum_i += q
+            if q > 0:
+                out[k][s.name] = q
+    return out
+
+
+class _Drawer:
+    """Draw documents of one source in a seeded shuffle; a new shuffle for every epoch."""
+
+    def __init__(self, idx: SourceIndex, seed: int) -> None:
+        self.idx, self.seed, self.epoch, self.pos = idx, seed, 0, 0
+        self.order = self._perm()
+
+    def _perm(self) -> np.ndarray:
+        rng = np.random.default_rng(derive_seed(self.seed, "mix", self.idx.name, self.epoch))
+        return rng.permutation(len(self.idx))
+
+    def next(self) -> tuple[int, int]:
+        if self.pos >= len(self.order):
+            self.epoch += 1
+            self.pos = 0
+            self.order = self._perm()
+        self.pos += 1
+        return int(self.order[self.pos - 1]), self.epoch
+
+    @property
+    def epochs(self) -> float:
+        return self.epoch + self.pos / len(self.order)
+
+
+def plan(cfg: MixConfig, idx: dict[str, SourceIndex]) -> tuple[list[dict], list[dict], dict]:
+    """Per segment: arrays (source, doc, epoch, cut) in training order; plus the drawers."""
+    segs = schedule(cfg)
+    quotas = _quotas(cfg, segs)
+    names = [s.name for s in cfg.sources]
+    drawers = {n: _Drawer(idx[n], cfg.seed) for n in names}
+    plans = []
+    for k, (seg, quota) in enumerate(zip(segs, quotas)):
+        src, doc, ep, cut = array("i"), array("q"), array("i"), array("q")
+        key = array("d")
+        for si, n in enumerate(names):
+            q = quota.get(n, 0)
+            got = 0
+            while got < q:
+                d, e = drawers[n].next()
+                t = int(idx[n].tokens[d])
+                c = 0
+                if got + t > q and cfg.truncate_last:
+                    if q - got < cfg.min_truncated_tokens:
+                        break                  # undershoot by < min_truncated_tokens
+                    c, t = q - got, q - got
+                key.append((got + t / 2) / q)  # progress through this source's quota
+                got += t
+                src.append(si), doc.append(d), ep.append(e), cut.append(c)
+        order = np.lexsort((np.frombuffer(src, np.int32), np.frombuffer(key, np.float64))) \
+            if len(key) else np.zeros(0, dtype=np.int64)
+        plans.append({"src": np.frombuffer(src, np.int32)[order], "doc": np.frombuffer(doc, np.int64)[order],
+                      "epoch": np.frombuffer(ep, np.int32)[order], "cut": np.frombuffer(cut, np.int64)[order],
+                      "phase": seg["phase"], "quota": quota})
+    return segs, plans, drawers
+
+
+def run(cfg: MixConfig, inputs: dict[str, Path], tokenizer_dir: str | Path, out_root: str | Path) -> Path:
+    """Mix `inputs` {source name: artifact dir} per `cfg`; token counts use the tokenizer dir."""
+    from tqdm import tqdm
+
+    from aptk.tokens.tokenizer import FastTokenizer
+    for i, s in enumerate(cfg.sources):
+        if s.name not in inputs:
+            raise ConfigError(f"mix.sources.{i}.name", f"no input named {s.name!r}; inputs: {sorted(inputs)}")
+    from aptk.core.manifest import artifact_parents
+    parents = {s.name: Path(inputs[s.name]) for s in cfg.sources}
+    keyed, subpaths = artifact_parents(parents)
+    key_cfg = {k: v for k, v in asdict(cfg).items() if k != "count_workers"}
+    st = Stage("mix", {"cfg": key_cfg, "subpaths": subpaths},
+               parents={**keyed, "tokenizer": Path(tokenizer_dir)}, root=out_root, version="1")
+    if st.done:
+        return st.dir
+    tok = FastTokenizer(tokenizer_dir)
+    t_index = time.perf_counter()
+    idx = {n: token_index(n, p, tokenizer_dir, out_root, cfg.count_batch, cfg.count_workers)
+           for n, p in parents.items()}
+    t_index = time.perf_counter() - t_index
+    t_write = time.perf_counter()
+    segs, plans, drawers = plan(cfg, idx)
+    names = [s.name for s in cfg.sources]
+    tokens = dict.fromkeys(names, 0)
+    docs = dict.fromkeys(names, 0)
+    truncated = dict.fromkeys(names, 0)
+    files: list[str] = []
+    buf: list[dict] = []
+    handles: dict = {}
+    offset = 0
+    sched = []
+    bar = tqdm(total=cfg.total_tokens, unit="tokens", unit_scale=True, desc="mix", mininterval=2.0)
+    for seg, p in zip(segs, plans):
+        seg_start = offset
+        for si, d, e, c in zip(p["src"], p["doc"], p["epoch"], p["cut"]):
+            n = names[int(si)]
+            row = idx[n].read(int(d), handles)
+            rid = str(row.get("id", row.get("doc_id")))
+            text = row["text"]
+            t = int(idx[n].tokens[d])
+            if c:
+                text = tok.decode(tok.encode_batch([text])[0][: int(c) - 1])
+                t = len(tok.encode_batch([text])[0]) + 1
+                truncated[n] += 1
+            buf.append({"id": rid if e == 0 else f"{rid}#{int(e)}", "text": text,
+                        "source": n, "phase": p["phase"]})
+            tokens[n] += t
+            docs[n] += 1
+            offset += t
+            bar.update(t)
+            if len(buf) >= cfg.docs_per_file:
+                files.append(_flush(st, files, buf))
+        sched.append({"start": seg["start"], "end": seg["end"], "phase": seg["phase"],
+                      "token_start": seg_start, "token_end": offset,
+                      "target_tokens": p["quota"], "density": seg["density"]})
+    bar.close()
+    for h in handles.values():
+        h.close()
+    if buf or not files:
+        files.append(_flush(st, files, buf))
+    t_write = time.perf_counter() - t_write
+    total = max(sum(tokens.values()), 1)
+    n_docs = max(sum(docs.values()), 1)
+    epochs = {n: drawers[n].epochs for n in names}
+    for n, e in epochs.items():
+        if e > cfg.warn_epochs:
+            log.warning("mix source %r repeated %.2f epochs (> %.1f): consider more data", n, e, cfg.warn_epochs)
+    extra = {
+        "target_shares": {s.name: s.share for s in cfg.sources},
+        "realised_token_shares": {n: tokens[n] / total for n in names},
+        "realised_doc_shares": {n: docs[n] / n_docs for n in names},
+        "tokens": tokens, "docs": docs, "truncated_docs": truncated, "epochs": epochs,
+        "epochs_over_warn": sorted(n for n, e in epochs.items() if e > cfg.warn_epochs),
+        "source_tokens_available": {n: idx[n].total for n in names},
+        "source_docs_available": {n: len(idx[n]) for n in names},
+        "inputs": {n: {"dir": str(p), "key": read_manifest(keyed[n])["key"], "subpath": subpaths[n]}
+                   for n, p in parents.items()},
+        "seed": cfg.seed, "schedule": sched, "token_count": "tokenizer ids + 1 EOS per document",
+        # where the time went: counting tokens (0 when every source's token_index was cached)
+        # and reading + writing the mixed documents
+        "phase_seconds": {"token_index": round(t_index, 2), "write": round(t_write, 2)},
+    }
+    st.finish(counts={"docs": sum(docs.values()), "tokens": sum(tokens.values()), "files": len(files)},
+              files=files, extra=extra)
+    return st.dir
+
+
+def _flush(st: Stage, files: list[str], buf: list[dict]) -> str:
+    name = f"docs-{len(files):05d}.jsonl"
+    write_jsonl(st.path(name), buf)
+    buf.clear()
+    return name
+
+
+def _parse_source(spec: str) -> tuple[str, str, dict]:
+    """name=DIR:share[:start:end] from the command line."""
+    name, rest = spec.split("=", 1)
+    parts = rest.split(":")
+    d = {"name": name, "share": float(parts[1])}
+    if len(parts) == 4:
+        d.update(start=float(parts[2]), end=float(parts[3]))
+    return name, parts[0], d
+
+
+def main(argv: list[str] | None = None) -> None:
+    from aptk.core.config import build
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--source", action="append", required=True, help="name=DIR:share[:start:end]")
+    ap.add_argument("--tokenizer", required=True)
+    ap.add_argument("--total-tokens", type=int, required=True)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default="outputs")
+    ap.add_argument("--count-workers", type=int, default=1)
+    a = ap.parse_args(argv)
+    parsed = [_parse_source(s) for s in a.source]
+    cfg = build(MixConfig, {"total_tokens": a.total_tokens, "seed": a.seed,
+                            "count_workers": a.count_workers,
+                            "sources": [d for _, _, d in parsed]}, prefix="mix")
+    print(run(cfg, {n: Path(p) for n, p, _ in parsed}, Path(a.tokenizer), Path(a.out)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,230 @@
+"""Direct preference optimisation on (prompt, chosen, rejected) pairs (stage "dpo").
+
+    python -m aptk.posttrain.dpo --model outputs/sft/<key>/model [--out outputs] [beta=0.1]
+
+Two backends computing the same sigmoid DPO loss (Rafailov et al. 2023):
+    loss = -log sigmoid(beta * ((pi_c - ref_c) - (pi_r - ref_r)))
+with pi/ref the summed log-probs of the assistant tokens of the chosen / rejected answer under
+the policy and the frozen starting model; optional `sft_weight` adds the chosen answers' NLL.
+- `backend: trl` (default): trl's DPOTrainer (works on CPU with a local tiny model; its Trainer
+  output dir is a temp dir outside the stage dir; its log history becomes metrics.jsonl).
+- `backend: own`: a ~60-line loop sharing SFT's optimiser/schedule/seeding code; reference
+  log-probs computed once before training (two policy forwards per pair per step).
+
+Output `<out>/dpo/<key>/`: `model/`, `metrics.jsonl` (loss, reward_acc, reward_margin per step),
+manifest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from aptk.core.config import check, validate_all
+from aptk.core.errors import InputError
+from aptk.core.manifest import Stage
+from aptk.posttrain.common import (
+    data_ref,
+    encode_chat,
+    load_model,
+    load_rows,
+    pad_batch,
+    token_logps,
+)
+from aptk.posttrain.loop import PostTrainConfig, fit
+from aptk.posttrain.sft import main as _main
+from aptk.train.common import input_refs
+
+
+@dataclass
+class DPOConfig(PostTrainConfig):
+    """DPO on preference jsonl ({"prompt": [messages], "chosen": str, "rejected": str})."""
+
+    data: str = "builtin:dpo_v1"
+    beta: float = 0.1
+    sft_weight: float = 0.0
+    lr: float = 5e-5
+    epochs: int = 1
+    batch_size: int = 4
+    backend: str = "trl"
+
+    def validate(self, prefix: str = "") -> None:
+        super().validate(prefix)
+        check(self.backend in ("trl", "own"), prefix, "backend", "must be 'trl' or 'own'")
+        check(self.beta > 0, prefix, "beta", "must be > 0")
+        check(self.sft_weight >= 0, prefix, "sft_weight", "must be >= 0")
+
+
+@torch.no_grad()
+def _reference_logps(model: torch.nn.Module, units: list[dict], pad: int, bs: int) -> None:
+    model.eval()
+    for i in range(0, len(units), bs):
+        chunk = units[i : i + bs]
+        for side in ("chosen", "rejected"):
+            lp, _ = token_logps(model, pad_batch([u[side] for u in chunk], pad))
+            for u, v in zip(chunk, lp.sum(-1).tolist()):
+                u[f"ref_{side}"] = v
+    model.train()
+
+
+def run(cfg: DPOConfig, model_dir: str | Path, out_root: str | Path) -> Path:
+    """Preference-tune the HF model in `model_dir` (usually an SFT stage's `model/`)."""
+    validate_all(cfg, "dpo")
+    parents, fps = input_refs({"model": model_dir})
+    st = Stage(
+        "dpo",
+        {"cfg": cfg.stage_config(), "data": data_ref(cfg.data), "inputs": fps},
+        parents=parents,
+        root=out_root,
+        version="1",
+    )
+    if st.done:
+        return st.dir
+    model, tok = load_model(model_dir, device=cfg.device)
+    rows = load_rows(cfg.data, "pref", cfg.kinds, cfg.max_examples)
+    if cfg.backend == "trl":
+        summary = _train_trl(st, cfg, model, tok, rows)
+        st.finish(
+            counts={"pairs": len(rows), "steps": summary["steps"]},
+            files=["model/model.safetensors", "metrics.jsonl"],
+            extra=summary,
+        )
+        return st.dir
+    units, dropped = [], 0
+    for r in rows:
+        c = encode_chat(
+            tok, r["prompt"] + [{"role": "assistant", "content": r["chosen"]}], cfg.max_len
+        )
+        j = encode_chat(
+            tok, r["prompt"] + [{"role": "assistant", "content": r["rejected"]}], cfg.max_len
+        )
+        if c is None or j is None:
+            dropped += 1
+        else:
+            units.append({"chosen": c, "rejected": j})
+    if not units:
+        raise InputError(
+            cfg.data, None, "prompt", f"every pair is longer than max_len={cfg.max_len}"
+        )
+    pad = tok.pad_token_id
+    _reference_logps(model, units, pad, cfg.batch_size)
+
+    def loss_fn(model: torch.nn.Module, mb: list[dict]) -> tuple[torch.Tensor, dict[str, float]]:
+        batch = pad_batch([u["chosen"] for u in mb] + [u["rejected"] for u in mb], pad)
+        lp, mask = token_logps(model, batch)
+        n = len(mb)
+        pol_c, pol_r = lp[:n].sum(-1), lp[n:].sum(-1)
+        ref_c = torch.tensor([u["ref_chosen"] for u in mb], device=pol_c.device)
+        ref_r = torch.tensor([u["ref_rejected"] for u in mb], device=pol_c.device)
+        margin = cfg.beta * ((pol_c - ref_c) - (pol_r - ref_r))
+        loss = -F.logsigmoid(margin)
+        if cfg.sft_weight > 0:
+            loss = loss + cfg.sft_weight * (-pol_c / mask[:n].sum(-1).clamp(min=1))
+        return loss.sum(), {
+            "reward_acc": float((margin > 0).float().sum()),
+            "reward_margin": float(margin.detach().sum() / cfg.beta),
+        }
+
+    summary = fit(st, cfg, model, tok, units, lambda u: 1.0, loss_fn)
+    st.finish(
+        counts={"pairs": len(units), "dropped_too_long": dropped, "steps": summary["steps"]},
+        files=["model/model.safetensors", "metrics.jsonl"],
+        extra=summary,
+    )
+    return st.dir
+
+
+def _train_trl(st: Stage, cfg: DPOConfig, model: torch.nn.Module, tok, rows: list[dict]) -> dict:
+    """trl.DPOTrainer with the stage's hyper-parameters; returns a summary like `fit`'s."""
+    import math
+    import tempfile
+
+    from datasets import Dataset
+    from trl import DPOConfig as TrlDPOConfig
+    from trl import DPOTrainer
+
+    from aptk.core.hashing import derive_seed
+    from aptk.train.common import export_model, write_metrics
+
+    ds = Dataset.from_list(
+        [
+            {
+                "prompt": r["prompt"],
+                "chosen": [{"role": "assistant", "content": r["chosen"]}],
+                "rejected": [{"role": "assistant", "content": r["rejected"]}],
+            }
+            for r in rows
+        ]
+    )
+    n_steps = cfg.epochs * math.ceil(len(rows) / (cfg.batch_size * cfg.grad_accum))
+    seed = derive_seed(cfg.seed, "dpo", "trl") % 2**31
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    with tempfile.TemporaryDirectory(prefix="aptk-trl-") as tmp:
+        args = TrlDPOConfig(
+            output_dir=tmp,
+            per_device_train_batch_size=cfg.batch_size,
+            gradient_accumulation_steps=cfg.grad_accum,
+            num_train_epochs=cfg.epochs,
+            learning_rate=cfg.lr,
+            lr_scheduler_type="cosine_with_min_lr",
+            lr_scheduler_kwargs={"min_lr_rate": cfg.min_lr_ratio},
+            warmup_steps=math.ceil(cfg.warmup_ratio * n_steps),
+            weight_decay=cfg.weight_decay,
+            adam_beta1=cfg.beta1,
+            adam_beta2=cfg.beta2,
+            adam_epsilon=cfg.adam_eps,
+            max_grad_norm=cfg.clip if cfg.clip > 0 else 1e9,
+            beta=cfg.beta,
+            max_length=cfg.max_len,
+            loss_type=["sigmoid", "sft"] if cfg.sft_weight else ["sigmoid"],
+            loss_weights=[1.0, cfg.sft_weight] if cfg.sft_weight else None,
+            report_to=[],
+            use_cpu=next(model.parameters()).device.type == "cpu",
+            logging_steps=cfg.log_every,
+            save_strategy="no",
+            seed=seed,
+            data_seed=seed,
+            bf16=cfg.dtype == "bfloat16",
+            disable_tqdm=not cfg.progress,
+        )
+        trainer = DPOTrainer(model=model, args=args, train_dataset=ds, processing_class=tok)
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)  # metrics go to metrics.jsonl instead
+        trainer.train()
+    out = []
+    for h in trainer.state.log_history:
+        if "loss" not in h:
+            continue
+        out.append(
+            {
+                "kind": "train",
+                "step": h["step"],
+                "epoch": h.get("epoch"),
+                "loss": round(float(h["loss"]), 6),
+                "lr": h.get("learning_rate"),
+                "grad_norm": h.get("grad_norm"),
+                "reward_acc": h.get("rewards/accuracies"),
+                "reward_margin": (h["rewards/margins"] / cfg.beta)
+                if "rewards/margins" in h
+                else None,
+            }
+        )
+    write_metrics(st.path("metrics.jsonl"), out)
+    model = trainer.model
+    model.eval()
+    export_model(st, model, tok)
+    return {
+        "steps": trainer.state.global_step,
+        "backend": "trl",
+        "first_loss": out[0]["loss"] if out else None,
+        "final_loss": out[-1]["loss"] if out else None,
+    }
+
+
+if __name__ == "__main__":
+    _main(cls=DPOConfig, stage="dpo", run_fn=run)

@@ -1,0 +1,109 @@
+"""Supervised fine-tuning on chat data, loss on assistant tokens only (stage "sft"); the same
+code with capability-only data is benign tampering (stage "tamper", `aptk.posttrain.tamper`).
+
+    python -m aptk.posttrain.sft --model outputs/train/<key>/model [--out outputs] \
+        [--data builtin:sft_v1] [--epochs 2] [--lr 3e-4]
+
+Output `<out>/sft/<key>/`: `model/` (HF dir + tokenizer with the chat template),
+`metrics.jsonl`, manifest (counts: examples, dropped_too_long, steps).
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from aptk.core.config import build, validate_all
+from aptk.core.errors import InputError
+from aptk.core.manifest import Stage
+from aptk.posttrain.common import (
+    data_ref,
+    encode_chat,
+    load_model,
+    load_rows,
+    pad_batch,
+    token_logps,
+)
+from aptk.posttrain.loop import PostTrainConfig, fit
+from aptk.train.common import input_refs
+
+
+@dataclass
+class SFTConfig(PostTrainConfig):
+    """SFT on `data` (chat jsonl: {"messages": [...]}) — defaults: the built-in instruct set
+    (help + refusals + ai_safety)."""
+
+    data: str = "builtin:sft_v1"
+
+
+def run(cfg: SFTConfig, model_dir: str | Path, out_root: str | Path, stage: str = "sft") -> Path:
+    """Fine-tune the HF model in `model_dir` (e.g. a train stage's `model/`); returns the dir."""
+    validate_all(cfg, stage)
+    parents, fps = input_refs({"model": model_dir})
+    st = Stage(
+        stage,
+        {"cfg": cfg.stage_config(), "data": data_ref(cfg.data), "inputs": fps},
+        parents=parents,
+        root=out_root,
+        version="1",
+    )
+    if st.done:
+        return st.dir
+    model, tok = load_model(model_dir, device=cfg.device)
+    rows = load_rows(cfg.data, "chat", cfg.kinds, cfg.max_examples)
+    units, dropped = [], 0
+    for r in rows:
+        enc = encode_chat(tok, r["messages"], cfg.max_len)
+        if enc is None:
+            dropped += 1
+        else:
+            units.append(enc)
+    if not units:
+        raise InputError(
+            cfg.data, None, "messages", f"every row is longer than max_len={cfg.max_len}"
+        )
+    pad = tok.pad_token_id
+
+    def n_targets(u: tuple[list[int], list[int]]) -> float:
+        return float(sum(1 for t in u[1][1:] if t != -100))
+
+    def loss_fn(model: torch.nn.Module, mb: list) -> tuple[torch.Tensor, dict[str, float]]:
+        lp, mask = token_logps(model, pad_batch(mb, pad))
+        return -lp.sum(), {}
+
+    summary = fit(st, cfg, model, tok, units, n_targets, loss_fn)
+    st.finish(
+        counts={"examples": len(units), "dropped_too_long": dropped, "steps": summary["steps"]},
+        files=["model/model.safetensors", "metrics.jsonl"],
+        extra=summary,
+    )
+    return st.dir
+
+
+def main(
+    argv: list[str] | None = None, cls: type = SFTConfig, stage: str = "sft", run_fn=None
+) -> None:
+    """Shared CLI of the post-training stages: --model DIR --out ROOT key=value ..."""
+    ap = argparse.ArgumentParser(description=f"{stage}: " + __doc__.split("\n")[0])
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--out", default="outputs")
+    ap.add_argument("overrides", nargs="*", help="key=value (JSON values), e.g. epochs=3 lr=1e-4")
+    a = ap.parse_args(argv)
+    import json
+
+    kv = {}
+    for o in a.overrides:
+        k, v = o.split("=", 1)
+        try:
+            kv[k] = json.loads(v)
+        except json.JSONDecodeError:
+            kv[k] = v
+    cfg = build(cls, kv, stage)
+    print(run_fn(cfg, a.model, a.out) if run_fn else run(cfg, a.model, a.out, stage=stage))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""SentencePiece tokenizer (exported as an HF tokenizer dir), corpus encoding and token shards."""

@@ -1,1 +1,0 @@
-"""aptk.pretrain: corpora, AI-discourse filter, tokenizer, mixer, token shards, models, training."""

@@ -1,1 +1,0 @@
-"""Alternative training backends that consume aptk's configs and shards (GPU clusters)."""

@@ -1,0 +1,1 @@
+"""One-off data builders (regenerate the project's committed data files)."""
