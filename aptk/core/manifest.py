@@ -140,6 +140,8 @@ class Stage:
             _lock(self.dir)  # another process building the same stage: wait, then reuse its output
             if self.done:
                 _unlock(self.dir)
+        #: finished before this process opened it (built earlier, or by a concurrent job)
+        self.reused = self.done
 
     @property
     def done(self) -> bool:
