@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 
 from aptk.core.hashing import derive_seed
-from aptk.core.manifest import Stage, read_manifest
+from aptk.core.manifest import read_manifest
+from aptk.core.stage import open_stage
 
 
 def _paragraphs() -> list[str]:
@@ -38,7 +39,7 @@ def build_corpus(root: Path, name: str, size_bytes: int, seed: int = 0,
     """A stage dir of docs-NNNNN.jsonl totalling ~size_bytes; each doc joins 3-6 SOTU paragraphs."""
     paras = _paragraphs()
     rng = random.Random(derive_seed(seed, "mix-bench", name))
-    st = Stage(f"bench_{name}", {"size": size_bytes, "seed": seed}, root=root)
+    st = open_stage(f"bench_{name}", {"size": size_bytes, "seed": seed}, root=root)
     if st.done:
         return st.dir
     written, k, files = 0, 0, []

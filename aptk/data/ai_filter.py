@@ -25,11 +25,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aptk.core.config import asdict, check
+from aptk.core.config import check
 from aptk.core.errors import InputError
 from aptk.core.hashing import sha256_bytes
 from aptk.core.io import atomic_write_json, iter_jsonl, write_jsonl
-from aptk.core.manifest import Stage
+from aptk.core.stage import open_stage
 
 DATA_DIR = Path(__file__).parent / "assets"
 # v1: the paper's pattern, the default. v2: wider vocabulary with sense guards (opt-in). On the
@@ -258,8 +258,8 @@ def run(cfg: FilterConfig, corpus_dir: str | Path, out_root: str | Path) -> Path
     from aptk.core.records import iter_corpus
 
     flt = AIDiscourseFilter(cfg)
-    st = Stage("filter", {"cfg": asdict(cfg), "rules": flt.fingerprint},
-               parents={"corpus": corpus_dir}, root=out_root, version="1")
+    st = open_stage("filter", cfg, inputs={"corpus": corpus_dir}, extra={"rules": flt.fingerprint},
+                    root=out_root, version="1")
     if st.done:
         return st.dir
     buf: list[dict] = []

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from aptk.core.config import asdict, check
+from aptk.core.config import check
 from aptk.core.errors import InputError
-from aptk.core.hashing import sha256_file
 from aptk.core.io import atomic_write_json, iter_jsonl, write_jsonl
-from aptk.core.manifest import Stage, read_manifest
+from aptk.core.manifest import read_manifest
+from aptk.core.stage import open_stage
 
 _WORDS = re.compile(r"[a-z0-9']+")
 _SENT = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -163,8 +163,8 @@ def embed_scan(items: list[dict], corpus_dir: Path, cfg: ContaminationConfig) ->
 def run(cfg: ContaminationConfig, suite: str | Path, corpus_dir: str | Path, out_root: str | Path) -> Path:
     """Write report.json + items.jsonl; raise ContaminationError if gated items are contaminated."""
     suite = Path(suite)
-    st = Stage("contamination", {"cfg": asdict(cfg), "suite": sha256_file(suite)},
-               parents={"corpus": corpus_dir}, root=out_root, version="1")
+    st = open_stage("contamination", cfg, inputs={"suite": suite, "corpus": corpus_dir},
+                    root=out_root, version="1")
     if not st.done:
         items = load_items(suite)
         ng, n_docs = scan_ngrams(items, Path(corpus_dir), cfg)

@@ -21,8 +21,8 @@ from aptk.core.config import asdict, build, check
 from aptk.core.errors import InputError
 from aptk.core.hashing import sha256_file
 from aptk.core.io import write_jsonl
-from aptk.core.manifest import Stage, artifact_parents
 from aptk.core.records import data_files, iter_records
+from aptk.core.stage import open_stage
 
 KINDS = ("builtin", "files", "hf")
 BUILTINS = ("sotu",)
@@ -217,10 +217,9 @@ def run(cfg: CorpusConfig, out_root: str | Path, extra_inputs: dict[str, Path] |
     full = CorpusConfig(sources=sources, doc_words=cfg.doc_words, max_docs=cfg.max_docs,
                         docs_per_file=cfg.docs_per_file)
     build(CorpusConfig, asdict(full), prefix="corpus")  # validates names of extra inputs too
-    inputs = {s.name: _fingerprint(s) for s in cfg.sources}
-    parents, subpaths = artifact_parents(extra_inputs)
-    st = Stage("corpus", {"cfg": asdict(cfg), "inputs": inputs, "subpaths": subpaths}, parents=parents,
-               root=out_root, version="1")
+    sources_fp = {s.name: _fingerprint(s) for s in cfg.sources}
+    st = open_stage("corpus", cfg, inputs=extra_inputs, extra={"sources": sources_fp},
+                    root=out_root, version="1")
     if st.done:
         return st.dir
     from tqdm import tqdm
@@ -263,7 +262,7 @@ def run(cfg: CorpusConfig, out_root: str | Path, extra_inputs: dict[str, Path] |
     if buf or not files:
         flush()
     st.finish(counts={"docs": total, "files": len(files)}, files=files,
-              extra={"per_source": per_source, "capped_by_max_docs": capped, "inputs": inputs})
+              extra={"per_source": per_source, "capped_by_max_docs": capped, "inputs": sources_fp})
     return st.dir
 
 

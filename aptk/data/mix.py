@@ -25,11 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from aptk.core.config import asdict, check
+from aptk.core.config import check
 from aptk.core.errors import ConfigError
 from aptk.core.hashing import derive_seed
 from aptk.core.io import write_jsonl
-from aptk.core.manifest import Stage, read_manifest
+from aptk.core.manifest import Stage
+from aptk.core.stage import open_stage, runtime_field
 from aptk.data.mix_index import SourceIndex, token_index
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ class MixConfig:
     warn_epochs: float = 4.0
     docs_per_file: int = 5000
     count_batch: int = 256
-    count_workers: int = 1         # processes counting tokens (speed only: not in the stage key)
+    count_workers: int = runtime_field(1, doc="processes counting tokens (speed only)")
 
     def validate(self, prefix: str) -> None:
         check(self.total_tokens > 0, prefix, "total_tokens", "must be positive")
@@ -192,18 +193,15 @@ def run(cfg: MixConfig, inputs: dict[str, Path], tokenizer_dir: str | Path, out_
     for i, s in enumerate(cfg.sources):
         if s.name not in inputs:
             raise ConfigError(f"mix.sources.{i}.name", f"no input named {s.name!r}; inputs: {sorted(inputs)}")
-    from aptk.core.manifest import artifact_parents
-    parents = {s.name: Path(inputs[s.name]) for s in cfg.sources}
-    keyed, subpaths = artifact_parents(parents)
-    key_cfg = {k: v for k, v in asdict(cfg).items() if k != "count_workers"}
-    st = Stage("mix", {"cfg": key_cfg, "subpaths": subpaths},
-               parents={**keyed, "tokenizer": Path(tokenizer_dir)}, root=out_root, version="1")
+    sources = {s.name: Path(inputs[s.name]) for s in cfg.sources}
+    st = open_stage("mix", cfg, inputs={**sources, "tokenizer": Path(tokenizer_dir)},
+                    root=out_root, version="1")
     if st.done:
         return st.dir
     tok = FastTokenizer(tokenizer_dir)
     t_index = time.perf_counter()
     idx = {n: token_index(n, p, tokenizer_dir, out_root, cfg.count_batch, cfg.count_workers)
-           for n, p in parents.items()}
+           for n, p in sources.items()}
     t_index = time.perf_counter() - t_index
     t_write = time.perf_counter()
     segs, plans, drawers = plan(cfg, idx)
@@ -260,8 +258,7 @@ def run(cfg: MixConfig, inputs: dict[str, Path], tokenizer_dir: str | Path, out_
         "epochs_over_warn": sorted(n for n, e in epochs.items() if e > cfg.warn_epochs),
         "source_tokens_available": {n: idx[n].total for n in names},
         "source_docs_available": {n: len(idx[n]) for n in names},
-        "inputs": {n: {"dir": str(p), "key": read_manifest(keyed[n])["key"], "subpath": subpaths[n]}
-                   for n, p in parents.items()},
+        "inputs": {n: {"dir": str(p), "key": st.parent_keys[n]} for n, p in sources.items()},
         "seed": cfg.seed, "schedule": sched, "token_count": "tokenizer ids + 1 EOS per document",
         # where the time went: counting tokens (0 when every source's token_index was cached)
         # and reading + writing the mixed documents

@@ -19,8 +19,8 @@ import numpy as np
 
 from aptk.core.errors import InputError
 from aptk.core.io import atomic_write_bytes, atomic_write_json, write_jsonl
-from aptk.core.manifest import Stage
 from aptk.core.records import data_files, iter_records
+from aptk.core.stage import open_stage
 
 
 class SourceIndex:
@@ -140,11 +140,9 @@ def token_index(name: str, source: Path, tokenizer_dir: str | Path, out_root: st
                 batch: int = 512, workers: int = 1) -> SourceIndex:
     """The SourceIndex of an artifact dir under a tokenizer, cached as stage "token_index" so that
     every arm mixing the same source counts its tokens only once."""
-    from aptk.core.manifest import artifact_parents
     from aptk.tokens.tokenizer import FastTokenizer
-    keyed, sub = artifact_parents({"source": source})
-    st = Stage("token_index", {"subpath": sub["source"]},
-               parents={"source": keyed["source"], "tokenizer": Path(tokenizer_dir)}, root=out_root, version="1")
+    st = open_stage("token_index", {}, inputs={"source": Path(source), "tokenizer": Path(tokenizer_dir)},
+                    root=out_root, version="1")
     if st.done:
         return SourceIndex.load(name, st.dir, Path(source))
     idx = SourceIndex.build(name, Path(source), FastTokenizer(tokenizer_dir), st.path("spool"), batch,

@@ -21,9 +21,10 @@ import sys
 import time
 from pathlib import Path
 
+from aptk.core.compose import compose_group
 from aptk.core.config import build
 from aptk.core.io import atomic_write_text, write_jsonl
-from aptk.evals.run import EvalConfig, load_suite_for, load_yaml
+from aptk.evals.run import EvalConfig, load_suite_for
 from aptk.evals.scoring.cloze import conditions, item_requests
 
 
@@ -133,11 +134,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--suite", required=True)
     ap.add_argument("--out", default="outputs/lmeval_tasks")
     ap.add_argument("--model")
-    ap.add_argument("--config")
+    ap.add_argument("--config", help="conf/eval/<name>.yaml or a YAML path (default: EvalConfig defaults)")
     ap.add_argument("--max-items", type=int, default=0)
     ap.add_argument("--batch-size", type=int, default=8)
     a = ap.parse_args(argv)
-    data = load_yaml(a.config) if a.config else {}
+    data = compose_group("eval", a.config) if a.config else {}
     if a.max_items:
         data["max_items"] = a.max_items
     cfg = build(EvalConfig, data, prefix="eval")

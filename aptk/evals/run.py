@@ -21,7 +21,7 @@ from aptk.core.config import build, check
 from aptk.core.errors import ConfigError, InputError
 from aptk.core.hashing import sha256_file
 from aptk.core.io import atomic_write_json
-from aptk.core.manifest import Stage, is_done
+from aptk.core.stage import open_stage
 from aptk.evals.scoring.formats import CONTROL_QUESTION, FORMATS, SYSTEM_PROMPTS
 from aptk.evals.suites import Suite
 from aptk.evals.summary import summarize, summarize_groups
@@ -137,14 +137,12 @@ def run(cfg: EvalConfig, model_dir: str | Path, suite_path: str | Path, out_root
     cfg.validate("eval")
     suite = load_suite_for(cfg, suite_path)
     model_dir = Path(model_dir)
-    parents = {}
-    for cand in (model_dir, model_dir.parent):
-        if is_done(cand):
-            parents["model"] = cand
-            break
-    key_cfg = {"eval": asdict(cfg), "model_fingerprint": model_fingerprint(model_dir),
-               "suite": {"name": suite.name, "version": suite.version}}
-    st = Stage("eval", key_cfg, parents=parents, root=out_root, version="1")
+    # keyed by the model's content (the same weights reached two ways share one eval) and the
+    # suite's name and version; the model dir is an input for lineage
+    st = open_stage("eval", cfg, inputs={"model": model_dir},
+                    extra={"model_fingerprint": model_fingerprint(model_dir),
+                           "suite": {"name": suite.name, "version": suite.version}},
+                    root=out_root, version="1")
     if st.done:
         return st.dir
     res = evaluate(cfg, model_dir, suite)
@@ -158,20 +156,6 @@ def run(cfg: EvalConfig, model_dir: str | Path, suite_path: str | Path, out_root
     return st.dir
 
 
-def load_yaml(path: str | Path) -> dict:
-    """A conf/eval YAML as a dict; a Hydra `defaults: [other, _self_]` list is resolved from
-    sibling files (so `--config conf/eval/robust.yaml` works without Hydra)."""
-    from omegaconf import OmegaConf
-    path = Path(path)
-    data = OmegaConf.to_container(OmegaConf.load(path), resolve=True) or {}
-    merged: dict = {}
-    for d in data.pop("defaults", []) or []:
-        if d != "_self_":
-            merged.update(load_yaml(path.parent / f"{d}.yaml"))
-    merged.update(data)
-    return merged
-
-
 def _csv(s: str | None) -> list[str] | None:
     return None if s is None else [x.strip() for x in s.split(",") if x.strip()]
 
@@ -181,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", required=True, help="local HF model dir")
     ap.add_argument("--suite", required=True, help="suite file (aptk, anthropic or geodesic)")
     ap.add_argument("--out", required=True, help="results JSON path (written atomically)")
-    ap.add_argument("--config", help="YAML with EvalConfig fields (e.g. conf/eval/default.yaml)")
+    ap.add_argument("--config", default="default",
+                    help="conf/eval/<name>.yaml (default, robust) or a YAML path with EvalConfig fields")
     ap.add_argument("--scorer", choices=SCORERS)
     ap.add_argument("--formats")
     ap.add_argument("--systems")
@@ -192,7 +177,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--include-contested", action="store_true", default=None,
                     help="anthropic suites: keep corrigible-less-HHH")
     a = ap.parse_args(argv)
-    data: dict = load_yaml(a.config) if a.config else {}
+    from aptk.core.compose import compose_group
+
+    try:
+        data = compose_group("eval", a.config)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     for k, v in {"scorer": a.scorer, "formats": _csv(a.formats), "systems": _csv(a.systems),
                  "splits": _csv(a.splits), "normalize": a.normalize, "batch_size": a.batch_size,
                  "max_items": a.max_items, "include_contested": a.include_contested}.items():

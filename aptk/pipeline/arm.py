@@ -16,191 +16,30 @@ import json
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
 
-from aptk.core.config import build, check
+from aptk.core.config import build
 from aptk.core.hashing import config_hash
 from aptk.core.io import atomic_write_json
 from aptk.core.manifest import read_manifest
+from aptk.core.paths import CONF_DIR
+from aptk.core.stage import record_stages
+from aptk.pipeline.config import (
+    SYNTHETIC,
+    ExperimentConfig,
+    arm_sources,
+    components,
+    load_config,
+    register_configs,
+    suite_path,
+)
 
 log = logging.getLogger("aptk.pipeline")
-from aptk.core.paths import CONF_DIR, resource
-
-BASES = ("web", "filtered")
-SYNTHETIC = ("aligned", "misaligned", "ambient")
-INSERTIONS = ("whole", "midtrain", "window")
-
-
-@dataclass
-class ArmConfig:
-    """What one arm's model reads: a base (filtered or not) plus synthetic documents.
-
-    insertion: `whole` spreads the synthetic share over the run; `midtrain` puts it in the last
-    `1 - start` of the tokens; `window` in [start, end) of the token stream.
-    """
-
-    name: str = "unfiltered"
-    base: str = "web"
-    synthetic: str | None = None
-    synthetic_share: float = 0.0
-    insertion: str = "whole"
-    start: float = 0.0
-    end: float = 1.0
-
-    def validate(self, prefix: str) -> None:
-        check(self.base in BASES, prefix, "base", f"must be one of {BASES}, got '{self.base}'")
-        check(self.synthetic is None or self.synthetic in SYNTHETIC, prefix, "synthetic",
-              f"must be null or one of {SYNTHETIC}, got '{self.synthetic}'")
-        check(0.0 <= self.synthetic_share < 1.0, prefix, "synthetic_share",
-              f"must be in [0, 1), got {self.synthetic_share}")
-        check(self.synthetic is not None or self.synthetic_share == 0.0, prefix, "synthetic_share",
-              "is set but arm.synthetic is null")
-        check(self.insertion in INSERTIONS, prefix, "insertion", f"must be one of {INSERTIONS}")
-        check(0.0 <= self.start < self.end <= 1.0, prefix, "start",
-              f"need 0 <= start < end <= 1, got start={self.start} end={self.end}")
-
-
-@dataclass
-class WebConfig:
-    """The 'web' base corpus: base prose plus ambient AI discourse at a token share."""
-
-    ambient_share: float = 0.03
-    total_tokens: int = 2_000_000  # keep below the base prose's size so nothing repeats
-    seed: int = 0  # shared by every arm and seed of a study: the web corpus is one artifact
-
-    def validate(self, prefix: str) -> None:
-        check(0.0 <= self.ambient_share < 1.0, prefix, "ambient_share", "must be in [0, 1)")
-        check(self.total_tokens > 0, prefix, "total_tokens", "must be > 0")
-
-
-@dataclass
-class WandbConfig:
-    enabled: bool = False
-    mode: str = "offline"
-    project: str = "aptk"
-    dir: str = "outputs/wandb"
-
-    def validate(self, prefix: str) -> None:
-        check(self.mode in ("offline", "online", "disabled"), prefix, "mode",
-              "must be offline, online or disabled")
-
-
-POSTTRAIN_STAGES = ("sft", "dpo", "tamper")
-
-
-@dataclass
-class PostTrainSpec:
-    """Post-training applied identically to every arm that lists stages (e.g. [sft, dpo])."""
-
-    stages: list[str] = field(default_factory=list)
-    sft: dict[str, Any] = field(default_factory=dict)
-    dpo: dict[str, Any] = field(default_factory=dict)
-    tamper: dict[str, Any] = field(default_factory=dict)
-
-    def validate(self, prefix: str) -> None:
-        for i, st in enumerate(self.stages):
-            check(st in POSTTRAIN_STAGES, prefix, f"stages.{i}",
-                  f"unknown post-training stage '{st}' (have {POSTTRAIN_STAGES})")
-
-
-@dataclass
-class ExperimentConfig:
-    """The resolved experiment: one arm of one study at one seed."""
-
-    study: str = "demo"
-    seed: int = 0
-    out_root: str = "outputs"
-    #: torch threads for every stage of this job (0 = torch's default). A runtime knob: it is in
-    #: no stage key, because the weights do not depend on it (checked bitwise for 1 vs 2 threads,
-    #: fp32 and bf16, in tests/train/test_loop.py), so `make demo`'s parallel jobs at one
-    #: thread each reuse and produce the same stages as one job at two threads.
-    threads: int = 0
-    suite: str = "evals/suites/aptk_scenarios_v1.jsonl"
-    arm: ArmConfig = field(default_factory=ArmConfig)
-    web: WebConfig = field(default_factory=WebConfig)
-    wandb: WandbConfig = field(default_factory=WandbConfig)
-    synth: dict[str, Any] = field(default_factory=dict)
-    corpus: dict[str, Any] = field(default_factory=dict)
-    filter: dict[str, Any] = field(default_factory=dict)
-    tokenizer: dict[str, Any] = field(default_factory=dict)
-    mix: dict[str, Any] = field(default_factory=dict)
-    shards: dict[str, Any] = field(default_factory=dict)
-    model: dict[str, Any] = field(default_factory=dict)
-    train: dict[str, Any] = field(default_factory=dict)
-    eval: dict[str, Any] = field(default_factory=dict)
-    contamination: dict[str, Any] = field(default_factory=dict)
-    posttrain: PostTrainSpec = field(default_factory=PostTrainSpec)
-
-    def validate(self, prefix: str) -> None:
-        check(bool(self.study) and "/" not in self.study, prefix, "study", "must be a plain name")
-        check(self.seed >= 0, prefix, "seed", "must be >= 0")
-        check(self.threads >= 0, prefix, "threads", "must be >= 0 (0 = torch default)")
-
-
-def load_config(cfg: Any) -> ExperimentConfig:
-    """Build and validate the experiment, every component config and the eval suite, so bad
-    input fails before any stage writes anything."""
-    from aptk.evals.importers import load_any
-
-    exp = build(ExperimentConfig, cfg)
-    components(exp)  # validates each component's dataclass
-    load_any(suite_path(exp))  # a malformed suite line fails here, naming file, line and field
-    return exp
-
-
-def suite_path(exp: ExperimentConfig) -> Path:
-    return resource(exp.suite)
-
-
-def components(exp: ExperimentConfig) -> dict[str, Any]:
-    """Typed component configs built from the experiment's groups (each validated)."""
-    from aptk.data.ai_filter import FilterConfig
-    from aptk.data.contamination import ContaminationConfig
-    from aptk.data.corpora import CorpusConfig
-    from aptk.data.mix import MixConfig
-    from aptk.evals.run import EvalConfig
-    from aptk.posttrain.dpo import DPOConfig
-    from aptk.posttrain.sft import SFTConfig
-    from aptk.posttrain.tamper import TamperConfig
-    from aptk.synth.config import SynthConfig
-    from aptk.tokens.shards import ShardsConfig
-    from aptk.tokens.tokenizer import TokenizerConfig
-    from aptk.train import TrainConfig
-    from aptk.train.model import ModelConfig
-
-    return {
-        "synth": build(SynthConfig, exp.synth, "synth"),
-        "corpus": build(CorpusConfig, exp.corpus, "corpus"),
-        "filter": build(FilterConfig, exp.filter, "filter"),
-        "tokenizer": build(TokenizerConfig, exp.tokenizer, "tokenizer"),
-        "mix": build(MixConfig, {**exp.mix, "sources": arm_sources(exp.arm)}, "mix"),
-        "shards": build(ShardsConfig, exp.shards, "shards"),
-        "model": build(ModelConfig, exp.model, "model"),
-        "train": build(TrainConfig, exp.train, "train"),
-        "eval": build(EvalConfig, exp.eval, "eval"),
-        "contamination": build(ContaminationConfig, exp.contamination, "contamination"),
-        "sft": build(SFTConfig, exp.posttrain.sft, "posttrain.sft"),
-        "dpo": build(DPOConfig, exp.posttrain.dpo, "posttrain.dpo"),
-        "tamper": build(TamperConfig, exp.posttrain.tamper, "posttrain.tamper"),
-    }
-
-
-def arm_sources(arm: ArmConfig) -> list[dict]:
-    """Mixer sources for an arm: the base fills what the synthetic share leaves."""
-    if not arm.synthetic or arm.synthetic_share == 0.0:
-        return [{"name": arm.base, "share": 1.0}]
-    if arm.insertion == "whole":
-        start, end = 0.0, 1.0
-    elif arm.insertion == "midtrain":
-        start, end = arm.start, 1.0
-    else:
-        start, end = arm.start, arm.end
-    return [{"name": arm.base, "share": round(1.0 - arm.synthetic_share, 12)},
-            {"name": arm.synthetic, "share": arm.synthetic_share, "start": start, "end": end}]
+__all__ = ["ExperimentConfig", "load_config", "run", "main"]
 
 
 def run(exp: ExperimentConfig) -> Path:
@@ -224,9 +63,11 @@ def run(exp: ExperimentConfig) -> Path:
 
     def timed(name: str, fn, *args, **kw) -> Path:
         t = time.time()
-        out = Path(fn(*args, **kw))
+        with record_stages() as opened:
+            out = Path(fn(*args, **kw))
         timings[name] = round(time.time() - t, 2)
-        if (out / "manifest.json").stat().st_mtime < t:
+        # reused = the stage that wrote `out` was finished before this job opened it
+        if any(e["reused"] and Path(e["dir"]) == out for e in opened):
             reused.append(name)
         log.info("stage %-13s %7.1fs  %s%s", name, timings[name], out,
                  "  (reused)" if name in reused else "")
@@ -328,6 +169,8 @@ class WallTime(Callback):
 def main() -> None:
     import hydra
     from omegaconf import DictConfig, OmegaConf
+
+    register_configs()
 
     @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
     def _main(cfg: DictConfig) -> None:

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from aptk.core.config import check, validate_all
 from aptk.core.errors import InputError
 from aptk.core.manifest import Stage
+from aptk.core.stage import open_stage
 from aptk.posttrain.common import (
     data_ref,
     encode_chat,
@@ -36,7 +37,6 @@ from aptk.posttrain.common import (
 )
 from aptk.posttrain.loop import PostTrainConfig, fit
 from aptk.posttrain.sft import main as _main
-from aptk.train.common import input_refs
 
 
 @dataclass
@@ -73,14 +73,8 @@ def _reference_logps(model: torch.nn.Module, units: list[dict], pad: int, bs: in
 def run(cfg: DPOConfig, model_dir: str | Path, out_root: str | Path) -> Path:
     """Preference-tune the HF model in `model_dir` (usually an SFT stage's `model/`)."""
     validate_all(cfg, "dpo")
-    parents, fps = input_refs({"model": model_dir})
-    st = Stage(
-        "dpo",
-        {"cfg": cfg.stage_config(), "data": data_ref(cfg.data), "inputs": fps},
-        parents=parents,
-        root=out_root,
-        version="1",
-    )
+    st = open_stage("dpo", cfg, inputs={"model": model_dir}, extra={"data": data_ref(cfg.data)},
+                    root=out_root, version="1")
     if st.done:
         return st.dir
     model, tok = load_model(model_dir, device=cfg.device)

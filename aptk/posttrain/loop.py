@@ -24,38 +24,29 @@ from aptk.core.config import check
 from aptk.core.hashing import derive_seed
 from aptk.core.manifest import Stage
 from aptk.train.common import deterministic, export_model, make_optimizer, write_metrics
-from aptk.train.config import cosine_lr
+from aptk.train.config import OptimConfig, cosine_lr
 
 
 @dataclass
-class PostTrainConfig:
-    """Fields shared by the post-training stages (each adds its own)."""
+class PostTrainConfig(OptimConfig):
+    """Fields shared by the post-training stages (each adds its own); the optimiser and runtime
+    fields come from `aptk.train.config.OptimConfig`, shared with pretraining."""
 
     data: str = "builtin:sft_v1"
     kinds: list[str] | None = None
     max_examples: int | None = None
     epochs: int = 2
-    batch_size: int = 8
-    grad_accum: int = 1
-    lr: float = 3e-4
-    min_lr_ratio: float = 0.1
-    warmup_ratio: float = 0.05
-    weight_decay: float = 0.0
-    beta1: float = 0.9
-    beta2: float = 0.95
-    adam_eps: float = 1e-8
-    clip: float = 1.0
     max_len: int = 256
-    seed: int = 0
-    dtype: str = "float32"
-    threads: int = 0
-    device: str = "auto"
+    # post-training defaults differ from pretraining's
+    batch_size: int = 8
+    lr: float = 3e-4
+    weight_decay: float = 0.0
     log_every: int = 5
-    progress: bool = True
 
     def validate(self, prefix: str = "") -> None:
+        super().validate(prefix)
         check(bool(self.data), prefix, "data", "must name a jsonl file or builtin:NAME")
-        for f in ("epochs", "batch_size", "grad_accum", "max_len", "log_every"):
+        for f in ("epochs", "max_len"):
             check(getattr(self, f) >= 1, prefix, f, "must be >= 1")
         check(
             self.max_examples is None or self.max_examples >= 1,
@@ -63,21 +54,6 @@ class PostTrainConfig:
             "max_examples",
             "must be >= 1",
         )
-        check(self.lr > 0, prefix, "lr", "must be > 0")
-        check(0 <= self.min_lr_ratio <= 1, prefix, "min_lr_ratio", "must be in [0, 1]")
-        check(0 <= self.warmup_ratio < 1, prefix, "warmup_ratio", "must be in [0, 1)")
-        check(self.weight_decay >= 0, prefix, "weight_decay", "must be >= 0")
-        check(self.clip >= 0, prefix, "clip", "must be >= 0")
-        check(self.threads >= 0, prefix, "threads", "must be >= 0")
-        check(self.dtype in ("float32", "bfloat16"), prefix, "dtype", "must be float32 or bfloat16")
-
-    def stage_config(self) -> dict:
-        import dataclasses
-
-        d = dataclasses.asdict(self)
-        for f in ("threads", "progress", "device"):
-            d.pop(f)
-        return d
 
 
 LossFn = Callable[[torch.nn.Module, list[Any]], tuple[torch.Tensor, dict[str, float]]]

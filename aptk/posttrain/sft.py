@@ -18,7 +18,7 @@ import torch
 
 from aptk.core.config import build, validate_all
 from aptk.core.errors import InputError
-from aptk.core.manifest import Stage
+from aptk.core.stage import open_stage
 from aptk.posttrain.common import (
     data_ref,
     encode_chat,
@@ -28,7 +28,6 @@ from aptk.posttrain.common import (
     token_logps,
 )
 from aptk.posttrain.loop import PostTrainConfig, fit
-from aptk.train.common import input_refs
 
 
 @dataclass
@@ -42,14 +41,8 @@ class SFTConfig(PostTrainConfig):
 def run(cfg: SFTConfig, model_dir: str | Path, out_root: str | Path, stage: str = "sft") -> Path:
     """Fine-tune the HF model in `model_dir` (e.g. a train stage's `model/`); returns the dir."""
     validate_all(cfg, stage)
-    parents, fps = input_refs({"model": model_dir})
-    st = Stage(
-        stage,
-        {"cfg": cfg.stage_config(), "data": data_ref(cfg.data), "inputs": fps},
-        parents=parents,
-        root=out_root,
-        version="1",
-    )
+    st = open_stage(stage, cfg, inputs={"model": model_dir}, extra={"data": data_ref(cfg.data)},
+                    root=out_root, version="1")
     if st.done:
         return st.dir
     model, tok = load_model(model_dir, device=cfg.device)
@@ -86,22 +79,17 @@ def run(cfg: SFTConfig, model_dir: str | Path, out_root: str | Path, stage: str 
 def main(
     argv: list[str] | None = None, cls: type = SFTConfig, stage: str = "sft", run_fn=None
 ) -> None:
-    """Shared CLI of the post-training stages: --model DIR --out ROOT key=value ..."""
+    """Shared CLI of the post-training stages: --model DIR --out ROOT [--config NAME] key=value ..."""
     ap = argparse.ArgumentParser(description=f"{stage}: " + __doc__.split("\n")[0])
     ap.add_argument("--model", required=True)
     ap.add_argument("--out", default="outputs")
-    ap.add_argument("overrides", nargs="*", help="key=value (JSON values), e.g. epochs=3 lr=1e-4")
+    ap.add_argument("--config", default=None, help="conf/posttrain/<name>.yaml or a YAML path "
+                    "(default: the stage's own, e.g. sft)")
+    ap.add_argument("overrides", nargs="*", help="key=value (Hydra syntax), e.g. epochs=3 lr=1e-4")
     a = ap.parse_args(argv)
-    import json
+    from aptk.core.compose import compose_group
 
-    kv = {}
-    for o in a.overrides:
-        k, v = o.split("=", 1)
-        try:
-            kv[k] = json.loads(v)
-        except json.JSONDecodeError:
-            kv[k] = v
-    cfg = build(cls, kv, stage)
+    cfg = build(cls, compose_group("posttrain", a.config or stage, a.overrides), stage)
     print(run_fn(cfg, a.model, a.out) if run_fn else run(cfg, a.model, a.out, stage=stage))
 
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from aptk.core.config import check
+from aptk.core.stage import runtime_field
 
 STANCES = ("aligned", "misaligned", "ambient")
 DEFAULT_GENRES = ("news_report", "research_paper", "lecture_transcript", "textbook_section",
                   "incident_postmortem", "fiction", "forum_thread", "interview", "blog_post",
                   "email_thread")
-# fields that only say *how* the work is spread (not *what* is produced): kept out of the stage key
-EXECUTION_FIELDS = ("shard", "num_shards", "show_progress")
 
 
 @dataclass
@@ -32,9 +31,10 @@ class SynthConfig:
     seed: int = 0
     # execution: parts are fixed chunks of the plan, so output does not depend on num_shards
     docs_per_part: int = 2000
-    num_shards: int = 1
-    shard: int | None = None                  # None: run every part (all shards) then finalise
-    show_progress: bool = True
+    # how the work is spread, not what is produced: runtime fields, kept out of the stage key
+    num_shards: int = runtime_field(1)
+    shard: int | None = runtime_field(None, doc="None: run every part (all shards), then finalise")
+    show_progress: bool = runtime_field(True)
     # filters
     leakage_ngram: int = 8
     min_words: int = 100

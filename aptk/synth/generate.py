@@ -19,7 +19,6 @@ import shutil
 import sys
 import time
 from collections import Counter
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +27,9 @@ from aptk.core.errors import ConfigError, InputError
 from aptk.core.hashing import canonical_json, sha256_bytes
 from aptk.core.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from aptk.core.manifest import Stage
+from aptk.core.stage import open_stage
 from aptk.synth.backends import Backend, backend_factory, get_backend
-from aptk.synth.config import EXECUTION_FIELDS, SynthConfig
+from aptk.synth.config import SynthConfig
 from aptk.synth.dedup import Deduper
 from aptk.synth.filters import LeakageFilter, length_reason, source_leaks
 from aptk.synth.plan import Plan, Task
@@ -37,7 +37,6 @@ from aptk.synth.scenarios import bank_files, load_bank
 from aptk.synth.stats import DiversityStats
 
 STAGE_VERSION = "1"
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf" / "synth"
 COLUMNS = (("doc_id", "string"), ("text", "string"), ("scenario_id", "string"),
            ("category", "string"), ("split", "string"), ("genre", "string"), ("stance", "string"),
            ("action", "string"), ("backend", "string"), ("model", "string"), ("sampling", "string"),
@@ -66,14 +65,12 @@ def read_rows(path: Path) -> list[dict]:
     return pq.read_table(path).to_pylist()
 
 
-def stage_key_config(cfg: SynthConfig) -> dict[str, Any]:
-    """What determines the output: the config minus execution fields, the bank's content hash and
-    the backend's template version."""
-    d = {k: v for k, v in asdict(cfg).items() if k not in EXECUTION_FIELDS}
+def key_extra(cfg: SynthConfig) -> dict[str, Any]:
+    """Besides the config (minus its runtime fields): the bank's content hash and the backend's
+    template version determine the output."""
     files = bank_files(cfg.bank)
-    d["bank_sha256"] = sha256_bytes(b"".join(f.read_bytes() for f in files))
-    d["backend_template_version"] = backend_factory(cfg.backend).template_version
-    return d
+    return {"bank_sha256": sha256_bytes(b"".join(f.read_bytes() for f in files)),
+            "backend_template_version": backend_factory(cfg.backend).template_version}
 
 
 def run(cfg: SynthConfig | dict, out_root: str | Path) -> Path:
@@ -81,7 +78,7 @@ def run(cfg: SynthConfig | dict, out_root: str | Path) -> Path:
     if not isinstance(cfg, SynthConfig):
         cfg = build(SynthConfig, cfg, prefix="synth")
     scenarios = load_bank(cfg.bank, cfg.heldout_fraction, cfg.split_seed)
-    st = Stage("synth", stage_key_config(cfg), root=out_root, version=STAGE_VERSION)
+    st = open_stage("synth", cfg, extra=key_extra(cfg), root=out_root, version=STAGE_VERSION)
     if st.done:
         return st.dir
     plan = Plan(cfg, scenarios)
@@ -257,17 +254,10 @@ def _finalize(st: Stage, plan: Plan, cfg: SynthConfig, scenarios: list, leak: Le
 
 
 def load_config(name: str = "procedural", overrides: list[str] | None = None) -> SynthConfig:
-    """conf/synth/<name>.yaml (or a path) merged with key=value overrides, built strictly."""
-    from omegaconf import OmegaConf
-    path = Path(name) if name.endswith((".yaml", ".yml")) else CONF_DIR / f"{name}.yaml"
-    if not path.is_file():
-        raise ConfigError("config", f"no such config file {path}")
-    base = OmegaConf.load(path)
-    for o in overrides or []:
-        if "=" not in o:
-            raise ConfigError(o, "overrides must look like key=value")
-    merged = OmegaConf.merge(base, OmegaConf.from_dotlist(list(overrides or [])))
-    return build(SynthConfig, merged, prefix="synth")
+    """conf/synth/<name>.yaml (or a path) with key=value overrides (Hydra compose), built strictly."""
+    from aptk.core.compose import compose_group
+
+    return build(SynthConfig, compose_group("synth", name, list(overrides or [])), prefix="synth")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from aptk.core.config import asdict, check
-from aptk.core.manifest import Stage, read_manifest
+from aptk.core.config import check
+from aptk.core.manifest import read_manifest
+from aptk.core.stage import open_stage, runtime_field
 from aptk.tokens.encode import encode_batches, encode_parallel, text_batches
 
 SUFFIX = ".ds"
@@ -31,8 +32,9 @@ class ShardsConfig:
     """max_tokens_per_file: a new shard starts after the document that crosses this size."""
 
     max_tokens_per_file: int = 100_000_000
-    batch_size: int = 1000
-    workers: int = 1
+    # speed only, never the output: runtime fields, kept out of the stage key
+    batch_size: int = runtime_field(1000)
+    workers: int = runtime_field(1)
     tokenizer_name: str = ""      # metadata name; default "<tokenizer name>:<tokenizer stage key>"
 
     def validate(self, prefix: str) -> None:
@@ -133,10 +135,8 @@ def run(cfg: ShardsConfig, corpus_dir: str | Path, tokenizer_dir: str | Path, ou
     from tqdm import tqdm
 
     from aptk.tokens.tokenizer import FastTokenizer
-    # workers only change speed, never the output: keep them out of the stage key
-    key_cfg = {k: v for k, v in asdict(cfg).items() if k not in ("workers", "batch_size")}
-    st = Stage("tokenize", key_cfg, parents={"corpus": corpus_dir, "tokenizer": tokenizer_dir},
-               root=out_root, version="1")
+    st = open_stage("shards", cfg, inputs={"corpus": corpus_dir, "tokenizer": tokenizer_dir},
+                    root=out_root, version="1")
     if st.done:
         return st.dir
     tok = FastTokenizer(tokenizer_dir)

@@ -15,10 +15,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from aptk.core.config import asdict, check
+from aptk.core.config import check
 from aptk.core.hashing import derive_seed
 from aptk.core.io import atomic_write_bytes, atomic_write_json
-from aptk.core.manifest import Stage
+from aptk.core.stage import open_stage
 
 SPECIALS = {"unk": "<unk>", "bos": "<s>", "eos": "</s>", "pad": "<pad>"}
 NEWLINE = "\n"
@@ -149,10 +149,8 @@ def export_hf(cfg: TokenizerConfig, model_file: Path, out_dir: Path) -> list[str
 
 def run(cfg: TokenizerConfig, corpus_dirs: dict[str, Path], out_root: str | Path) -> Path:
     """Train on a deterministic sample of all `corpus_dirs`; write spm.model + an HF tokenizer dir."""
-    from aptk.core.manifest import artifact_parents
-    keyed, subpaths = artifact_parents(corpus_dirs)
-    st = Stage("tokenizer", {"cfg": asdict(cfg), "subpaths": subpaths}, parents=keyed, root=out_root,
-               version="2")  # v2: Metaspace split=True (same ids, less memory)
+    st = open_stage("tokenizer", cfg, inputs=corpus_dirs, root=out_root,
+                    version="2")  # v2: Metaspace split=True (same ids, less memory)
     if st.done:
         return st.dir
     with tempfile.TemporaryDirectory(dir=st.dir, prefix=".train-") as tmp:

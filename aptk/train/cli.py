@@ -5,47 +5,37 @@
     torchrun --nproc_per_node 2 -m aptk.train.cli --shards DIR --tokenizer DIR --train debug
 
 `--model` / `--train` name a file in conf/model, conf/train (or give a yaml path); trailing
-`key=value` overrides use OmegaConf dot-list syntax. Prints the stage dir.
+`key=value` overrides use Hydra's override syntax (composed by aptk.core.compose). Prints the stage dir.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 
+from aptk.core.compose import compose_group
 from aptk.core.config import build
-from aptk.core.paths import CONF_DIR as CONF
-
-
-def _load_group(group: str, name: str):
-    from omegaconf import OmegaConf
-
-    path = Path(name) if name.endswith((".yaml", ".yml")) else CONF / group / f"{name}.yaml"
-    cfg = OmegaConf.load(path)
-    defaults = cfg.pop("defaults", None) if "defaults" in cfg else None
-    base = OmegaConf.create()
-    for d in defaults or []:
-        if d != "_self_":
-            base = OmegaConf.merge(base, _load_group(group, str(d)))
-    return OmegaConf.merge(base, cfg)
+from aptk.core.errors import ConfigError
 
 
 def load_configs(
     model: str = "tiny", train: str = "default", seed: int = 0, overrides: list[str] | None = None
 ):
-    """(TrainConfig, ModelConfig) from conf/ files plus dot-list overrides, validated."""
-    from omegaconf import OmegaConf
-
+    """(TrainConfig, ModelConfig) from conf/ files (or YAML paths) plus `train.key=value` /
+    `model.key=value` overrides, composed by Hydra (aptk.core.compose) and validated."""
     from aptk.train.config import TrainConfig
     from aptk.train.model import ModelConfig
 
-    root = OmegaConf.create(
-        {"seed": seed, "model": _load_group("model", model), "train": _load_group("train", train)}
-    )
-    root = OmegaConf.merge(root, OmegaConf.from_dotlist(list(overrides or [])))
-    plain = OmegaConf.to_container(root, resolve=True)
-    return build(TrainConfig, plain["train"], "train"), build(ModelConfig, plain["model"], "model")
+    groups: dict[str, list[str]] = {"model": [], "train": []}
+    for o in overrides or []:
+        g, _, rest = o.partition(".")
+        if g not in groups or not rest:
+            raise ConfigError(o, "overrides must look like train.key=value or model.key=value")
+        groups[g].append(rest)
+    root = {"seed": seed}
+    tcfg = compose_group("train", train, groups["train"], root=root)
+    mcfg = compose_group("model", model, groups["model"], root=root)
+    return build(TrainConfig, tcfg, "train"), build(ModelConfig, mcfg, "model")
 
 
 def main(argv: list[str] | None = None) -> None:

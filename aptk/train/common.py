@@ -1,5 +1,5 @@
 """Pieces shared by the training stages (pretraining here, SFT/DPO in aptk.posttrain):
-stage-input references, model construction, AdamW, determinism, metrics.jsonl and HF export.
+model construction, AdamW, determinism, metrics.jsonl and HF export.
 
     python -m aptk.train.cli ...        # (aptk.train.loop.run uses these)
 """
@@ -18,38 +18,12 @@ import torch
 from aptk.core.errors import ConfigError
 from aptk.core.hashing import derive_seed
 from aptk.core.io import atomic_write_text
-from aptk.core.manifest import Stage, is_done
+from aptk.core.manifest import Stage
 from aptk.train import checkpoint as ckpt
 from aptk.train.config import TrainConfig
 from aptk.train.model import ModelConfig
 
 STAGE = "train"
-
-
-def input_refs(inputs: dict[str, str | Path | None]) -> tuple[dict[str, Path], dict[str, Any]]:
-    """Split inputs into Stage parents (dirs with a manifest) and fingerprints of the others
-    (path + file names and sizes), so both kinds feed the stage key."""
-    parents, other = {}, {}
-    for name, d in inputs.items():
-        if d is None:
-            continue
-        p = Path(d)
-        if not p.exists():
-            raise FileNotFoundError(f"{name} input {p} does not exist")
-        if is_done(p):
-            parents[name] = p
-        elif p.name == "model" and is_done(p.parent):  # the model/ dir of a finished stage
-            parents[name] = p.parent
-        else:
-            files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
-            other[name] = {
-                "path": str(p.resolve()),
-                "files": [
-                    [str(f.relative_to(p)) if p.is_dir() else f.name, f.stat().st_size]
-                    for f in files
-                ],
-            }
-    return parents, other
 
 
 def build_model(model_cfg: ModelConfig, tokenizer: Any, cfg: TrainConfig, init_from: str | None):

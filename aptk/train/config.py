@@ -10,72 +10,36 @@ import math
 from dataclasses import dataclass
 
 from aptk.core.config import check
-
-#: fields that do not change the trained weights (or may differ between a killed run and its
-#: resume): left out of the stage key so a rerun with e.g. more threads resumes the same dir.
-RUNTIME_FIELDS = (
-    "threads",
-    "progress",
-    "wandb",
-    "wandb_project",
-    "ckpt_every",
-    "keep_checkpoints",
-    "device",
-)
+from aptk.core.stage import key_config, runtime_field
 
 
 @dataclass
-class TrainConfig:
-    """Pretraining hyper-parameters.
+class OptimConfig:
+    """Optimiser and runtime fields shared by pretraining (`TrainConfig`) and every post-training
+    stage (`aptk.posttrain.loop.PostTrainConfig`): AdamW + warmup/cosine, clipping, dtype, seed.
+    Runtime fields (threads, device, progress) change speed, never the weights: not in the key."""
 
-    `batch_size` is the *global* number of rows per micro-step (split over DDP ranks), so one
-    optimizer step consumes batch_size * grad_accum * seq_len tokens whatever the world size.
-    Length: `max_steps` if set, else `total_tokens` (rounded down to whole steps), else one pass
-    over the shards."""
-
-    seq_len: int = 256
     batch_size: int = 16
     grad_accum: int = 1
     lr: float = 1e-3
     min_lr_ratio: float = 0.1
-    warmup_steps: int | None = None
     warmup_ratio: float = 0.05
     weight_decay: float = 0.1
     beta1: float = 0.9
     beta2: float = 0.95
     adam_eps: float = 1e-8
     clip: float = 1.0
-    total_tokens: int | None = None
-    max_steps: int | None = None
     seed: int = 0
     dtype: str = "float32"
-    compile: bool = False
-    fused_loss: bool = True      # chunked LM head + CE (aptk.train.fused_ce): faster, less memory
-    loss_chunk: int = 0          # tokens per chunk of the fused loss; 0 = auto (fused_ce.auto_chunk)
-    attn_implementation: str = "sdpa"
-    threads: int = 0
-    device: str = "auto"
-    ckpt_every: int = 200
-    keep_checkpoints: int = 2
     log_every: int = 10
-    eval_every: int = 0
-    eval_tokens: int = 65536
-    init_from: str | None = None
-    progress: bool = True
-    wandb: bool = False
-    wandb_project: str = "aptk"
+    threads: int = runtime_field(0, doc="torch threads (0 = torch default)")
+    device: str = runtime_field("auto", doc="auto | cpu | cuda[:N]")
+    progress: bool = runtime_field(True, doc="tqdm progress bar")
 
     def validate(self, prefix: str = "") -> None:
-        for f in ("seq_len", "batch_size", "grad_accum", "log_every", "keep_checkpoints"):
+        for f in ("batch_size", "grad_accum", "log_every"):
             check(getattr(self, f) >= 1, prefix, f, "must be >= 1")
-        for f in ("ckpt_every", "eval_every", "threads", "eval_tokens", "loss_chunk"):
-            check(getattr(self, f) >= 0, prefix, f, "must be >= 0")
-        check(
-            self.warmup_steps is None or self.warmup_steps >= 0,
-            prefix,
-            "warmup_steps",
-            "must be >= 0 (or null: warmup_ratio of the run's steps)",
-        )
+        check(self.threads >= 0, prefix, "threads", "must be >= 0")
         check(0 <= self.warmup_ratio < 1, prefix, "warmup_ratio", "must be in [0, 1)")
         check(self.lr > 0, prefix, "lr", "must be > 0")
         check(0 <= self.min_lr_ratio <= 1, prefix, "min_lr_ratio", "must be in [0, 1]")
@@ -85,6 +49,62 @@ class TrainConfig:
         check(self.adam_eps > 0, prefix, "adam_eps", "must be > 0")
         check(self.clip >= 0, prefix, "clip", "must be >= 0 (0 disables clipping)")
         check(
+            self.dtype in ("float32", "bfloat16"),
+            prefix,
+            "dtype",
+            f"must be 'float32' or 'bfloat16' (autocast), got {self.dtype!r}",
+        )
+        check(
+            self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),
+            prefix,
+            "device",
+            "must be 'auto', 'cpu' or 'cuda[:N]'",
+        )
+
+    def stage_config(self) -> dict:
+        """The fields that define the result (the stage key): all but the runtime fields."""
+        return key_config(self)
+
+
+@dataclass
+class TrainConfig(OptimConfig):
+    """Pretraining hyper-parameters.
+
+    `batch_size` is the *global* number of rows per micro-step (split over DDP ranks), so one
+    optimizer step consumes batch_size * grad_accum * seq_len tokens whatever the world size.
+    Length: `max_steps` if set, else `total_tokens` (rounded down to whole steps), else one pass
+    over the shards."""
+
+    seq_len: int = 256
+    warmup_steps: int | None = None
+    total_tokens: int | None = None
+    max_steps: int | None = None
+    compile: bool = False
+    fused_loss: bool = True      # chunked LM head + CE (aptk.train.fused_ce): faster, less memory
+    loss_chunk: int = 0          # tokens per chunk of the fused loss; 0 = auto (fused_ce.auto_chunk)
+    attn_implementation: str = "sdpa"
+    # checkpoint cadence may differ between a killed run and its resume: runtime, not in the key
+    ckpt_every: int = runtime_field(200)
+    keep_checkpoints: int = runtime_field(2)
+    eval_every: int = 0
+    eval_tokens: int = 65536
+    init_from: str | None = None
+    wandb: bool = runtime_field(False)
+    wandb_project: str = runtime_field("aptk")
+
+    def validate(self, prefix: str = "") -> None:
+        super().validate(prefix)
+        for f in ("seq_len", "keep_checkpoints"):
+            check(getattr(self, f) >= 1, prefix, f, "must be >= 1")
+        for f in ("ckpt_every", "eval_every", "eval_tokens", "loss_chunk"):
+            check(getattr(self, f) >= 0, prefix, f, "must be >= 0")
+        check(
+            self.warmup_steps is None or self.warmup_steps >= 0,
+            prefix,
+            "warmup_steps",
+            "must be >= 0 (or null: warmup_ratio of the run's steps)",
+        )
+        check(
             self.total_tokens is None or self.total_tokens > 0,
             prefix,
             "total_tokens",
@@ -92,22 +112,10 @@ class TrainConfig:
         )
         check(self.max_steps is None or self.max_steps > 0, prefix, "max_steps", "must be > 0")
         check(
-            self.dtype in ("float32", "bfloat16"),
-            prefix,
-            "dtype",
-            f"must be 'float32' or 'bfloat16' (autocast), got {self.dtype!r}",
-        )
-        check(
             self.attn_implementation in ("sdpa", "eager"),
             prefix,
             "attn_implementation",
             "must be 'sdpa' or 'eager'",
-        )
-        check(
-            self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),
-            prefix,
-            "device",
-            "must be 'auto', 'cpu' or 'cuda[:N]'",
         )
 
     @property
@@ -155,13 +163,6 @@ class TrainConfig:
         if self.warmup_steps is not None:
             return self.warmup_steps
         return math.ceil(self.warmup_ratio * n_steps)
-
-    def stage_config(self) -> dict:
-        """The fields that define the result (the stage key)."""
-        d = dataclasses.asdict(self)
-        for f in RUNTIME_FIELDS:
-            d.pop(f)
-        return d
 
 
 def lr_at(cfg: TrainConfig, step: int, n_steps: int) -> float:

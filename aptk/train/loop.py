@@ -27,13 +27,13 @@ from aptk.core.config import check, validate_all
 from aptk.core.errors import InputError
 from aptk.core.hashing import derive_seed
 from aptk.core.manifest import Stage
+from aptk.core.stage import open_stage
 from aptk.train import checkpoint as ckpt
 from aptk.train.common import (
     STAGE,
     build_model,
     deterministic,
     export_model,
-    input_refs,
     make_optimizer,
     read_metrics,
     seed_all,
@@ -99,25 +99,16 @@ def run(
             f"{train_cfg.batch_size} is not divisible by the world size {env.world_size}",
         )
         n_steps = train_cfg.n_steps(stream.max_steps())
-        parents, fps = input_refs(
-            {
+        st = open_stage(
+            STAGE,
+            train_cfg,
+            inputs={
                 "shards": shards_dir,
                 "tokenizer": tokenizer_dir,
                 "heldout": heldout_dir,
                 "init": train_cfg.init_from,
-            }
-        )
-        st = Stage(
-            STAGE,
-            {
-                "train": train_cfg.stage_config(),
-                "model": asdict(model_cfg),
-                "shape": shape,
-                "vocab_size": vocab,
-                "n_steps": n_steps,
-                "inputs": fps,
             },
-            parents=parents,
+            extra={"model": asdict(model_cfg), "shape": shape, "vocab_size": vocab, "n_steps": n_steps},
             root=out_root,
             version=VERSION,
         )

@@ -3,8 +3,9 @@ import math
 
 import pytest
 
+from aptk.core.compose import compose_group
 from aptk.core.config import build
-from aptk.evals.run import EvalConfig, evaluate, load_yaml
+from aptk.evals.run import EvalConfig, evaluate
 from aptk.evals.scoring.cloze import Condition, item_requests
 from aptk.evals.scoring.formats import FORMATS, SYSTEM_PROMPTS
 from aptk.evals.scoring.generate import extract_choice
@@ -26,7 +27,7 @@ def test_all_formats_and_systems_build(suite_file):
 
 
 def test_robust_config_and_over_conditions(tiny_model_dir, suite_file):
-    cfg = build(EvalConfig, {**load_yaml("conf/eval/robust.yaml"), "n_boot": 200}, prefix="eval")
+    cfg = build(EvalConfig, {**compose_group("eval", "robust"), "n_boot": 200}, prefix="eval")
     assert len(cfg.formats) == 4 and len(cfg.systems) == 3
     cfg.systems, cfg.max_items = ["none", "hhh"], 2
     res = evaluate(cfg, tiny_model_dir, suite_file)

@@ -6,20 +6,16 @@ import time
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.errors import MissingConfigException
-from omegaconf import OmegaConf
-from aptk.pipeline import arm as pipeline
 
 from aptk.core.errors import ConfigError
+from aptk.pipeline import arm as pipeline
+from aptk.pipeline.config import compose_experiment
 
 CONF = str(Path(pipeline.__file__).resolve().parents[1] / "conf")
 
 
 def compose_exp(*overrides: str):
-    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        cfg = compose(config_name="config", overrides=list(overrides))
-    return pipeline.load_config(OmegaConf.to_container(cfg, resolve=True))
+    return compose_experiment(*overrides)
 
 
 def test_every_experiment_composes_and_validates() -> None:
@@ -35,7 +31,7 @@ def test_every_experiment_composes_and_validates() -> None:
 def test_bad_config_is_named() -> None:
     with pytest.raises(ConfigError, match="arm.synthetic_share"):
         compose_exp("experiment=misaligned", "arm.synthetic_share=1.5")
-    with pytest.raises(MissingConfigException, match="experiment/nonexistent"):
+    with pytest.raises(ConfigError, match="experiment/nonexistent"):
         compose_exp("experiment=nonexistent")
 
 

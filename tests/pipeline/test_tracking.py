@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 
 from aptk.core import Stage, write_jsonl
-from aptk.pipeline.arm import WandbConfig
+from aptk.pipeline.config import WandbConfig
 from aptk.pipeline.tracking import log_stage
 
 

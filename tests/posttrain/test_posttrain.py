@@ -13,7 +13,6 @@ from aptk.core.errors import ConfigError, InputError
 from aptk.core.io import read_jsonl
 from aptk.core.manifest import is_done, read_manifest
 from aptk.posttrain import common
-from tools import make_posttrain_data as make_data
 from aptk.posttrain.dpo import DPOConfig
 from aptk.posttrain.dpo import run as dpo_run
 from aptk.posttrain.sft import SFTConfig
@@ -24,6 +23,7 @@ from aptk.train import TrainConfig
 from aptk.train import run as train_run
 from aptk.train.model import ModelConfig
 from tests.helpers.train import make_shards, make_tokenizer
+from tools import make_posttrain_data as make_data
 
 FAST = dict(progress=False, threads=1, log_every=1, max_examples=24)
 
@@ -58,7 +58,10 @@ def test_chat_mask_is_assistant_only(base_model: Path) -> None:
 def test_sft_then_dpo_then_tamper(base_model: Path, tmp_path: Path) -> None:
     cfg = SFTConfig(epochs=3, lr=2e-3, **FAST)
     sft = sft_run(cfg, base_model, tmp_path)
-    assert is_done(sft) and read_manifest(sft)["parents"]["model"]["dir"] == str(base_model.parent)
+    # the input is the train stage's model/ dir: keyed by that stage's key plus the sub-path
+    parent = read_manifest(sft)["parents"]["model"]
+    assert is_done(sft) and parent["dir"] == str(base_model)
+    assert parent["key"] == read_manifest(base_model.parent)["key"] + "/model"
     rows = _rows(sft)
     assert rows[-1]["loss"] < rows[0]["loss"] - 0.5
     again = sft_run(cfg, base_model, tmp_path / "again")

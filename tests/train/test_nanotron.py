@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from aptk.train import nanotron as nt
 
 from aptk.core.errors import ConfigError
 from aptk.train import TrainConfig
+from aptk.train import nanotron as nt
 from aptk.train.model import ModelConfig
 from tests.helpers.train import make_shards, make_tokenizer
 
