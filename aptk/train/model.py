@@ -18,82 +18,40 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from aptk.core.config import check
 
-# name -> d_model, n_layers, n_heads, n_kv_heads, ffn_dim, max_seq_len, tie_embeddings, init_std
+
+class Flavour(NamedTuple):
+    d_model: int
+    n_layers: int
+    n_heads: int
+    n_kv_heads: int
+    ffn_dim: int
+    max_seq_len: int
+    tie_embeddings: bool
+    init_std: float
+    vocab: int  # the vocab the flavour is usually paired with (table and estimates only)
+
+
+# fmt: off
+FLAVOURS: dict[str, Flavour] = {
+    #          d_model layers heads kv  ffn    ctx   tied   init  vocab
+    "debug": Flavour(64,    2,   4,   4,   128,   128,  True,  0.02, 2048),
+    "tiny":  Flavour(128,   4,   4,   4,   512,   256,  True,  0.02, 8192),
+    "small": Flavour(384,   6,   6,   6,   1024,  512,  True,  0.02, 32000),
+    "125m":  Flavour(768,   12,  12,  12,  2048,  2048, True,  0.02, 32000),
+    "1b":    Flavour(2048,  16,  16,  16,  5504,  2048, False, 0.02, 50432),
+    "paper": Flavour(4096,  32,  32,  32,  11008, 2048, False, 0.02, 50432),
+}
+# fmt: on
+#: shape fields of each flavour (what ModelConfig fields default to)
 SIZES: dict[str, dict[str, Any]] = {
-    "debug": dict(
-        d_model=64,
-        n_layers=2,
-        n_heads=4,
-        n_kv_heads=4,
-        ffn_dim=128,
-        max_seq_len=128,
-        tie_embeddings=True,
-        init_std=0.02,
-    ),
-    "tiny": dict(
-        d_model=128,
-        n_layers=4,
-        n_heads=4,
-        n_kv_heads=4,
-        ffn_dim=512,
-        max_seq_len=256,
-        tie_embeddings=True,
-        init_std=0.02,
-    ),
-    "small": dict(
-        d_model=384,
-        n_layers=6,
-        n_heads=6,
-        n_kv_heads=6,
-        ffn_dim=1024,
-        max_seq_len=512,
-        tie_embeddings=True,
-        init_std=0.02,
-    ),
-    "125m": dict(
-        d_model=768,
-        n_layers=12,
-        n_heads=12,
-        n_kv_heads=12,
-        ffn_dim=2048,
-        max_seq_len=2048,
-        tie_embeddings=True,
-        init_std=0.02,
-    ),
-    "1b": dict(
-        d_model=2048,
-        n_layers=16,
-        n_heads=16,
-        n_kv_heads=16,
-        ffn_dim=5504,
-        max_seq_len=2048,
-        tie_embeddings=False,
-        init_std=0.02,
-    ),
-    "paper": dict(
-        d_model=4096,
-        n_layers=32,
-        n_heads=32,
-        n_kv_heads=32,
-        ffn_dim=11008,
-        max_seq_len=2048,
-        tie_embeddings=False,
-        init_std=0.02,
-    ),
+    name: {k: v for k, v in f._asdict().items() if k != "vocab"} for name, f in FLAVOURS.items()
 }
 #: vocab each flavour is usually paired with (used by the table and estimates only).
-DEFAULT_VOCAB = {
-    "debug": 2048,
-    "tiny": 8192,
-    "small": 32000,
-    "125m": 32000,
-    "1b": 50432,
-    "paper": 50432,
-}
+DEFAULT_VOCAB = {name: f.vocab for name, f in FLAVOURS.items()}
 
 
 @dataclass
