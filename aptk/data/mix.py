@@ -160,7 +160,7 @@ def plan(cfg: MixConfig, idx: dict[str, SourceIndex]) -> tuple[list[dict], list[
     names = [s.name for s in cfg.sources]
     drawers = {n: _Drawer(idx[n], cfg.seed) for n in names}
     plans = []
-    for k, (seg, quota) in enumerate(zip(segs, quotas)):
+    for seg, quota in zip(segs, quotas):
         src, doc, ep, cut = array("i"), array("q"), array("i"), array("q")
         key = array("d")
         for si, n in enumerate(names):

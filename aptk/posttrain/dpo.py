@@ -220,5 +220,10 @@ def _train_trl(st: Stage, cfg: DPOConfig, model: torch.nn.Module, tok, rows: lis
     }
 
 
+def main(argv: list[str] | None = None) -> None:
+    """`python -m aptk.posttrain.dpo --model DIR [key=value ...]` (also the `aptk-dpo` script)."""
+    _main(argv, cls=DPOConfig, stage="dpo", run_fn=run)
+
+
 if __name__ == "__main__":
-    _main(cls=DPOConfig, stage="dpo", run_fn=run)
+    main()

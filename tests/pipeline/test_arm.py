@@ -46,7 +46,7 @@ def debug_runs(tmp_path_factory) -> Path:
 def test_debug_arms_end_to_end(debug_runs: Path) -> None:
     recs = {a: json.loads((debug_runs / "runs/demo" / a / "seed0/run.json").read_text())
             for a in ("misaligned", "aligned")}
-    for arm, rec in recs.items():
+    for rec in recs.values():
         assert Path(rec["model_dir"], "config.json").is_file()
         res = json.loads(Path(rec["eval_results"]).read_text())
         assert res["summary"]["n_items"] > 0

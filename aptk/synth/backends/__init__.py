@@ -57,7 +57,7 @@ class Backend(ABC):
     def generate(self, requests: Sequence[DocRequest]) -> list[DocResult]:
         """One result per request, in order. Must be deterministic given each request's seed."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional hook: a no-op unless a backend holds devices)
         """Release models/devices (optional)."""
 
 
