@@ -2,7 +2,7 @@
 
     python -m aptk.train.nanotron --shards DIR --tokenizer DIR --out runs/nt \
         [--model 125m] [--train gpu] [--seed 0] [--gpus-per-node 8] [--nodes 1] [key=value ...]
-    python -m aptk.train.nanotron --source web=DIR --source synth=DIR:0.05:0.8:1.0 ...  # midtraining
+    python -m aptk.train.nanotron --source web=DIR:0.95 --source synth=DIR:0.05:0.8:1.0 ...
     # -> runs/nt/config.yaml, launch.sh (torchrun), job.sbatch (Slurm), data/<source>/ views
 
 What carries over (docs/nanotron.md has the details):
@@ -40,180 +40,14 @@ from aptk.core.errors import ConfigError
 from aptk.core.io import atomic_write_text
 from aptk.train.config import TrainConfig
 from aptk.train.model import ModelConfig
-
-#: huggingface/nanotron main commit the schema was read from (2026-04-07)
-NANOTRON_COMMIT = "2411b022a75fb7f7561a1bb4166706da5e1b76de"
-
-
-def _keys(spec: str) -> dict[str, bool]:
-    """'a! b c' -> {"a": True, "b": False, "c": False} (True = no default in nanotron)."""
-    return {k.rstrip("!"): k.endswith("!") for k in spec.split()}
-
-
-# section -> {key: required} (a list = a Union: one of the forms must match); list items "a[]".
-# Source: config.py (Config and its *Args), parallelism_config.py, models_config.py (LlamaConfig,
-# RandomInit | SpectralMupInit | ExistingCheckpointInit) at NANOTRON_COMMIT.
-SCHEMA: dict[str, Any] = {
-    "": _keys("general! parallelism! model! tokenizer checkpoints logging metrics_logging tokens "
-              "optimizer data_stages profiler lighteval s3_upload"),
-    "general": _keys("project! run seed step consumed_train_samples benchmark_csv_path "
-                     "ignore_sanity_checks"),
-    "parallelism": _keys("dp! pp! tp! pp_engine tp_mode tp_linear_async_communication "
-                         "recompute_layer tp_recompute_allgather expert_parallel_size "
-                         "context_parallel_size"),
-    "model": _keys("model_config! init_method! dtype make_vocab_size_divisible_by ddp_bucket_cap_mb"),
-    "model.model_config": _keys(
-        "bos_token_id eos_token_id hidden_act hidden_size initializer_range intermediate_size "
-        "is_llama_config max_position_embeddings num_attention_heads num_hidden_layers "
-        "attention_bias num_key_value_heads pad_token_id pretraining_tp rms_norm_eps "
-        "rope_scaling rope_theta rope_interleaved tie_word_embeddings use_cache vocab_size "
-        "_attn_implementation z_loss_enabled z_loss_coefficient"),
-    "model.init_method": [_keys("std! scaling_method"), _keys("use_mup!"), _keys("path!")],
-    "tokenizer": _keys("tokenizer_name_or_path tokenizer_revision tokenizer_max_length"),
-    "metrics_logging": _keys("log_level log_detail_interval"),
-    "tokens": _keys("sequence_length! train_steps! micro_batch_size! "
-                    "batch_accumulation_per_replica! val_check_interval limit_val_batches "
-                    "limit_test_batches"),
-    "optimizer": _keys("optimizer_factory! zero_stage! weight_decay! clip_grad "
-                       "accumulate_grad_in_fp32! learning_rate_scheduler! "
-                       "weight_decay_exclude_named_params"),
-    "optimizer.optimizer_factory": [_keys("adam_eps! adam_beta1! adam_beta2! torch_adam_is_fused! "
-                                          "name"), _keys("name")],
-    # lr_warmup_style has no usable default (None fails LRSchedulerArgs.__post_init__)
-    "optimizer.learning_rate_scheduler": _keys(
-        "learning_rate! lr_warmup_steps lr_warmup_style! lr_decay_style lr_decay_steps "
-        "lr_decay_starting_step min_decay_lr"),
-    "checkpoints": _keys("checkpoints_path! checkpoint_interval! save_initial_state "
-                         "save_final_state resume_checkpoint_path load_lr_scheduler load_optimizer "
-                         "checkpoints_path_is_shared_file_system"),
-    "logging": _keys("log_level log_level_replica iteration_step_info_interval"),
-    "profiler": _keys("profiler_export_path wait warmup active repeat skip_first record_shapes "
-                      "profile_memory with_stack export_chrome_trace"),
-    "s3_upload": _keys("upload_s3_path! remove_after_upload! s5cmd_numworkers s5cmd_concurrency "
-                       "s5cmd_path"),
-    "data_stages[]": _keys("name! start_training_step! data! sequence_length"),
-    "data_stages[].data": _keys("dataset seed num_loading_workers"),
-    "data_stages[].data.dataset": _keys(
-        "dataset_folder! dataset_weights dataset_read_path tokenizer_name vocab_size "
-        "token_size_in_bytes return_positions skip_in_stream pad_samples_to_global_batch_size "
-        "dataset_max_tokens shuffle_files use_old_brrr_dataloader"),
-}
-_LOG_LEVELS = ("debug", "info", "warning", "error", "critical", "passive")
-#: values nanotron accepts (enum names are matched upper-cased, like its dacite type hooks)
-ENUMS: dict[str, tuple[str, ...]] = {
-    "parallelism.pp_engine": ("afab", "1f1b"),
-    "parallelism.tp_mode": ("ALL_REDUCE", "REDUCE_SCATTER"),
-    "model.dtype": ("float32", "float64", "complex64", "complex128", "float16", "bfloat16",
-                    "uint8", "int8", "int16", "int32", "int64", "bool"),
-    "model.init_method.scaling_method": ("NONE", "NUM_LAYERS", "LAYER_INDEX", "MODEL_SCALE"),
-    "model.model_config._attn_implementation": ("flash_attention_2", "flex_attention", "sdpa",
-                                                "ring_flash_triton", "ring", "llama3_ring_attention"),
-    "optimizer.learning_rate_scheduler.lr_warmup_style": ("linear", "constant"),
-    "optimizer.learning_rate_scheduler.lr_decay_style": ("linear", "cosine", "1-sqrt"),
-    "logging.log_level": _LOG_LEVELS,
-    "logging.log_level_replica": _LOG_LEVELS,
-}
-_UPPER = {"parallelism.tp_mode", "model.init_method.scaling_method"}
-
-
-def _check_keys(spec: dict[str, bool], obj: dict, section: str, where: str) -> None:
-    for k in obj:
-        if k not in spec:
-            raise ConfigError(f"{where}.{k}".lstrip("."), f"not a nanotron {section or 'Config'} field")
-    for k, req in spec.items():
-        if req and obj.get(k) is None and not (k in obj and f"{section}.{k}" not in ENUMS):
-            raise ConfigError(f"{where}.{k}".lstrip("."), "required by nanotron")
-
-
-def _walk(section: str, obj: Any, where: str) -> None:
-    if not isinstance(obj, dict):
-        raise ConfigError(where or "<root>", "expected a mapping")
-    spec = SCHEMA[section]
-    forms = spec if isinstance(spec, list) else [spec]
-    errors: list[ConfigError] = []
-    for form in forms:
-        try:
-            _check_keys(form, obj, section, where)
-            break
-        except ConfigError as e:
-            errors.append(e)
-    else:
-        if len(forms) == 1:
-            raise errors[0]
-        raise ConfigError(where, "matches none of nanotron's forms: " + "; ".join(str(e) for e in errors))
-    for k, v in obj.items():
-        key, sub = f"{where}.{k}".lstrip("."), f"{section}.{k}".lstrip(".")
-        if v is None:
-            continue
-        if sub in ENUMS:
-            val = str(v).upper() if sub in _UPPER else v
-            if val not in ENUMS[sub]:
-                raise ConfigError(key, f"{v!r} is not one of nanotron's {ENUMS[sub]}")
-        if section == "" and k == "data_stages":
-            if not isinstance(v, list):
-                raise ConfigError(key, "expected a list of stages")
-            for i, st in enumerate(v):
-                _walk("data_stages[]", st, f"data_stages.{i}")
-        elif sub in SCHEMA:
-            _walk(sub, v, key)
-
-
-def check_schema(cfg: dict[str, Any]) -> None:
-    """ConfigError naming the key when `cfg` has a key nanotron's Config lacks, misses one it
-    requires, or breaks an assertion of nanotron's Config.__post_init__ (data stages, vocab and
-    tokenizer agreement, head counts vs tp)."""
-    _walk("", cfg, "")
-    mc, tp = cfg["model"]["model_config"], cfg["parallelism"]["tp"]
-    stages = cfg.get("data_stages") or []
-    if stages and not any(st["start_training_step"] == 1 for st in stages):
-        raise ConfigError("data_stages", "one stage must start at step 1")
-    for field in ("name", "start_training_step"):
-        vals = [st[field] for st in stages]
-        if len(set(vals)) != len(vals):
-            raise ConfigError("data_stages", f"stage {field}s must be unique, got {vals}")
-    tok = (cfg.get("tokenizer") or {}).get("tokenizer_name_or_path")
-    for i, st in enumerate(stages):
-        ds = st["data"].get("dataset")
-        if not ds:
-            continue
-        where = f"data_stages.{i}.data.dataset"
-        folders = ds["dataset_folder"] if isinstance(ds["dataset_folder"], list) else [1]
-        if ds.get("dataset_weights") is not None and len(ds["dataset_weights"]) != len(folders):
-            raise ConfigError(f"{where}.dataset_weights", "one weight per dataset_folder")
-        if ds.get("vocab_size") is not None and ds["vocab_size"] != mc.get("vocab_size"):
-            raise ConfigError(f"{where}.vocab_size", "differs from model vocab_size")
-        if tok is not None and ds.get("tokenizer_name") is not None and ds["tokenizer_name"] != tok:
-            raise ConfigError("tokenizer.tokenizer_name_or_path",
-                              f"must equal {where}.tokenizer_name")
-    heads, kv = mc.get("num_attention_heads", 32), mc.get("num_key_value_heads")
-    kv = heads if kv is None else kv
-    if heads % tp or kv < tp:
-        raise ConfigError("parallelism.tp", f"must divide {heads} heads and be <= {kv} kv heads")
-    if heads % kv:
-        raise ConfigError("model.model_config.num_key_value_heads", "must divide num_attention_heads")
-
-
-def nanotron_config_module() -> Any | None:
-    """`nanotron.config` if it imports here (nanotron installed, with its CUDA deps), else None."""
-    try:
-        import nanotron.config as nc
-    except Exception:  # ImportError, or a CUDA/flash-attn import failure inside nanotron
-        return None
-    return nc
-
-
-def validate(cfg: dict[str, Any], path: str | Path | None = None, nc: Any = None) -> str:
-    """Validate with nanotron's own loader when it imports (`nc`, or `nanotron.config`):
-    get_config_from_file(path) or get_config_from_dict(cfg); else check_schema. Returns which."""
-    nc = nc or nanotron_config_module()
-    if nc is None:
-        check_schema(cfg)
-        return f"schema@{NANOTRON_COMMIT[:8]}"
-    if path is not None:
-        nc.get_config_from_file(str(path))
-    else:
-        nc.get_config_from_dict(cfg)
-    return "nanotron.config"
+from aptk.train.nanotron_schema import (  # noqa: F401  (re-exported)
+    ENUMS,
+    NANOTRON_COMMIT,
+    SCHEMA,
+    check_schema,
+    nanotron_config_module,
+    validate,
+)
 
 
 @dataclasses.dataclass
@@ -269,7 +103,13 @@ def data_view(src: Path, tokenizer_dir: Path, out: Path) -> Path:
     return out
 
 
-def split_batch(train_cfg: TrainConfig, dp: int, micro_batch_size: int | None = None) -> tuple[int, int]:
+def one_pass_tokens(sources: list[Source]) -> int | None:
+    """Tokens of one pass over a single source (its default run length); None for several."""
+    return shard_meta(sources[0].path)[2] if len(sources) == 1 else None
+
+
+def split_batch(train_cfg: TrainConfig, dp: int,
+                micro_batch_size: int | None = None) -> tuple[int, int]:
     """(micro_batch_size, batch_accumulation_per_replica) with mbs * accum * dp = batch_size *
     grad_accum; mbs is the largest divisor of the per-replica rows <= the cap (default: aptk's
     per-rank micro-batch batch_size // dp, at least 1)."""
@@ -325,7 +165,7 @@ def build_config(
     if not isinstance(sources, list):
         sources = [Source("train", Path(sources))]
     out_dir, tok_dir = Path(out_dir).resolve(), Path(tokenizer_dir).resolve()
-    check("|" not in str(tok_dir), "", "tokenizer", "path must not contain '|' (metadata separator)")
+    check("|" not in str(tok_dir), "", "tokenizer", "path must not contain '|' (metadata)")
     tok = AutoTokenizer.from_pretrained(str(tok_dir))
     metas = {s.name: shard_meta(s.path) for s in sources}
     sizes = {m[1] for m in metas.values()}
@@ -333,14 +173,15 @@ def build_config(
     token_size = sizes.pop()
     check(token_size == (2 if len(tok) <= 65536 else 4), "", "tokenizer",
           f"shards hold {token_size}-byte tokens but the tokenizer has {len(tok)} ids")
-    mix = MixConfig(total_tokens=1, sources=[MixSource(s.name, s.share, s.start, s.end) for s in sources])
+    mix = MixConfig(total_tokens=1,
+                    sources=[MixSource(x.name, x.share, x.start, x.end) for x in sources])
     validate_all(mix, "source")
-    one_pass = metas[sources[0].name][2] if len(sources) == 1 else None
-    steps, warmup, warmup_from = run_length(train_cfg, one_pass)
+    steps, warmup, _ = run_length(train_cfg, one_pass_tokens(sources))
     dp = n_gpus // (tp * pp)
     mbs, accum = split_batch(train_cfg, dp, micro_batch_size)
     s = model_cfg.shape()
-    check(train_cfg.seq_len <= s["max_seq_len"], "train", "seq_len", "exceeds the model's max_seq_len")
+    check(train_cfg.seq_len <= s["max_seq_len"], "train", "seq_len",
+          "exceeds the model's max_seq_len")
     views = {x.name: data_view(x.path, tok_dir, out_dir / "data" / x.name) for x in sources}
     stages = []
     for k, seg in enumerate(schedule(mix, "source")):
@@ -414,7 +255,7 @@ def build_config(
                     "log_level_replica": "info"},
         "profiler": None,
         "lighteval": None,
-    }, warmup_from
+    }
 
 
 def write_run(cfg: dict[str, Any], out_dir: str | Path, gpus_per_node: int, nodes: int = 1,
@@ -424,13 +265,15 @@ def write_run(cfg: dict[str, Any], out_dir: str | Path, gpus_per_node: int, node
     import yaml
 
     out = Path(out_dir)
-    paths = {"config": out / "config.yaml", "launch": out / "launch.sh", "sbatch": out / "job.sbatch"}
+    paths = {"config": out / "config.yaml", "launch": out / "launch.sh",
+             "sbatch": out / "job.sbatch"}
     check_schema(cfg)
     atomic_write_text(paths["config"], yaml.safe_dump(cfg, sort_keys=True))
     validate(cfg, paths["config"])
     cmd = torchrun_command(paths["config"], gpus_per_node, nodes, nanotron_dir)
-    atomic_write_text(paths["launch"], "#!/bin/bash\n# single node: bash launch.sh\nset -euo pipefail\n"
-                      "export CUDA_DEVICE_MAX_CONNECTIONS=1\n" + " ".join(cmd) + "\n")
+    atomic_write_text(paths["launch"], "#!/bin/bash\n# single node: bash launch.sh\n"
+                      "set -euo pipefail\nexport CUDA_DEVICE_MAX_CONNECTIONS=1\n"
+                      + " ".join(cmd) + "\n")
     atomic_write_text(paths["sbatch"], f"""#!/bin/bash
 #SBATCH --job-name=aptk-{cfg["general"]["project"]}
 #SBATCH --nodes={nodes}
@@ -445,7 +288,8 @@ export CUDA_DEVICE_MAX_CONNECTIONS=1
 export MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)
 export MASTER_PORT=29500
 srun torchrun --nnodes={nodes} --nproc_per_node={gpus_per_node} --rdzv_backend=c10d \\
-  --rdzv_endpoint=$MASTER_ADDR:$MASTER_PORT {nanotron_dir}/run_train.py --config-file {paths["config"]}
+  --rdzv_endpoint=$MASTER_ADDR:$MASTER_PORT \\
+  {nanotron_dir}/run_train.py --config-file {paths["config"]}
 """)
     return paths
 
@@ -491,20 +335,28 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--pp", type=int, default=1)
     ap.add_argument("--micro-batch-size", type=int, default=None, help="cap per GPU (default auto)")
     ap.add_argument("--zero-stage", type=int, default=None, help="default 1 when dp > 1")
-    ap.add_argument("--launch", action="store_true", help="run launch.sh now (needs CUDA + nanotron)")
+    ap.add_argument("--launch", action="store_true",
+                    help="run launch.sh now (needs CUDA + nanotron)")
     ap.add_argument("overrides", nargs="*", help="train.key=value / model.key=value")
     a = ap.parse_args(argv)
     tcfg, mcfg = load_configs(a.model, a.train, a.seed, a.overrides)
     sources = [parse_source(x) for x in a.source] if a.source else Path(a.shards)
-    cfg, warmup_from = build_config(mcfg, tcfg, sources, a.tokenizer, a.out,
-                                    a.gpus_per_node * a.nodes, a.tp, a.pp, a.micro_batch_size,
-                                    a.zero_stage)
+    cfg = build_config(mcfg, tcfg, sources, a.tokenizer, a.out, a.gpus_per_node * a.nodes,
+                       a.tp, a.pp, a.micro_batch_size, a.zero_stage)
+    if not isinstance(sources, list):
+        sources = [Source("train", sources)]
+    warmup_from = run_length(tcfg, one_pass_tokens(sources))[2]
     paths = write_run(cfg, a.out, a.gpus_per_node, a.nodes)
     tk, sch = cfg["tokens"], cfg["optimizer"]["learning_rate_scheduler"]
     print(f"dp={cfg['parallelism']['dp']} micro_batch_size={tk['micro_batch_size']} "
           f"accumulation={tk['batch_accumulation_per_replica']} steps={tk['train_steps']} "
           f"warmup={sch['lr_warmup_steps']} from {warmup_from}; data stages: "
           + ", ".join(f"{s['name']}@{s['start_training_step']}" for s in cfg["data_stages"]))
+    tokens = tk["train_steps"] * tcfg.tokens_per_step
+    for x in sources:
+        have = shard_meta(x.path)[2]
+        print(f"source {x.name}: needs {x.share * tokens:.4g} tokens, holds {have:.4g} "
+              f"({x.share * tokens / max(1, have):.3g} epochs)")
     print(f"validated with {validate(cfg, paths['config'])}")
     for k, p in paths.items():
         print(f"{k}: {p}")
