@@ -117,28 +117,25 @@ def format_estimate(e: Estimate) -> str:
     return "\n".join(lines)
 
 
-def parse_overrides(items: list[str]) -> tuple[dict, dict]:
-    """`model.k=v` -> model overrides; `train.total_tokens|seq_len=v`, `tokens|gpu|mfu|vocab|
-    seq_len|reported_gpu_hours=v` -> estimate() arguments. Values parse as JSON when they can."""
-    import json
+def parse_overrides(items: list[str]) -> tuple[list[str], dict]:
+    """Split Hydra-syntax overrides: `model.k=v` go to the model config (composed by Hydra);
+    `train.total_tokens|seq_len=v`, `tokens|gpu|mfu|vocab|seq_len|reported_gpu_hours=v` become
+    estimate() arguments, their values typed by Hydra's override parser."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
 
-    model, args = {}, {}
+    model, args = [], {}
     alias = {"train.total_tokens": "tokens", "train.seq_len": "seq_len", "total_tokens": "tokens"}
-    for it in items:
-        if "=" not in it:
-            raise SystemExit(f"expected key=value, got {it!r}")
-        k, v = it.split("=", 1)
-        try:
-            val = json.loads(v)
-        except json.JSONDecodeError:
-            try:
-                val = float(v)
-            except ValueError:
-                val = v
+    try:
+        parsed = OverridesParser.create().parse_overrides(list(items))
+    except HydraException as e:
+        raise SystemExit(f"bad override: {e}") from None
+    for it, o in zip(items, parsed):
+        k = o.key_or_group
         if k.startswith("model."):
-            model[k[6:]] = val
+            model.append(it[len("model."):])
         elif alias.get(k, k) in ("tokens", "gpu", "mfu", "vocab", "seq_len", "reported_gpu_hours"):
-            args[alias.get(k, k)] = val
+            args[alias.get(k, k)] = o.value()
         else:
             raise SystemExit(f"unknown key {k!r} (model.*, train.total_tokens, train.seq_len, "
                              "tokens, gpu, mfu, vocab, seq_len, reported_gpu_hours)")
@@ -163,9 +160,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("overrides", nargs="*", help="model.size=paper train.total_tokens=550e9 ...")
     a = ap.parse_args(argv)
+    from aptk.core.compose import compose_group
+
     mo, kw = parse_overrides(a.overrides)
-    mo.setdefault("size", a.size or PAPER["size"])
-    cfg = build(ModelConfig, mo, "model")
+    size = next((o.split("=", 1)[1] for o in mo if o.startswith("size=")), a.size or PAPER["size"])
+    cfg = build(ModelConfig, compose_group("model", size, [o for o in mo if not o.startswith("size=")]),
+                "model")
     opts = {"tokens": a.tokens, "vocab": a.vocab, "seq_len": a.seq_len, "gpu": a.gpu,
             "mfu": a.mfu, "reported_gpu_hours": a.reported_gpu_hours, **kw}
     if a.all:
