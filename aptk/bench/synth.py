@@ -1,9 +1,10 @@
 """Benchmark of the synth stage (procedural backend): documents per second, the share of time
-spent generating, filtering and deduplicating, disk size, and peak memory at two sizes (each size
-runs in its own process) to show memory does not grow with the document count.
+spent generating, filtering and deduplicating, disk size, and peak RSS at several sizes (each
+size runs in a fresh process, so its peak RSS is its own) to show memory does not grow with the
+document count: `rss_ratio` = largest / smallest peak (target <= 1.2).
 
-    python -m aptk.bench.synth                       # 100k docs vs 10k docs, builtin bank
-    python -m aptk.bench.synth --docs 20000 --small 2000 --no-dedup
+    python -m aptk.bench.synth                          # 2k, 20k and 100k docs, builtin bank
+    python -m aptk.bench.synth --sizes 2000 20000 --no-dedup
 """
 from __future__ import annotations
 
@@ -42,12 +43,14 @@ def bench(n_docs: int, out_root: str | Path, bank: str = "builtin:v1", dedup: bo
     work = tm["generate_s"] + tm["filter_s"] + tm["dedup_s"]
     size = sum(p.stat().st_size for p in d.rglob("part-*.parquet"))
     return {
-        "docs_requested": n_docs, "generated": m["counts"]["generated"], "kept": m["counts"]["docs"],
+        "docs_requested": n_docs, "generated": m["counts"]["generated"],
+        "kept": m["counts"]["docs"],
         "docs_per_scenario": dps, "wall_s": round(wall, 2),
         "docs_per_s": round(m["counts"]["generated"] / wall, 1),
         "generate_docs_per_s": m["extra"]["docs_per_s"],
         "share_generate": round(tm["generate_s"] / work, 3),
-        "share_filter": round(tm["filter_s"] / work, 3), "share_dedup": round(tm["dedup_s"] / work, 3),
+        "share_filter": round(tm["filter_s"] / work, 3),
+        "share_dedup": round(tm["dedup_s"] / work, 3),
         "near_dup_rate": m["extra"]["diversity"]["overall"]["near_dup_rate"],
         "dropped": m["counts"]["dropped"], "parquet_mb": round(size / 1e6, 2),
         "bytes_per_doc": round(size / max(1, m["counts"]["docs"])),
@@ -70,8 +73,7 @@ def bench_subprocess(n_docs: int, bank: str, dedup: bool) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m aptk.bench.synth", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--docs", type=int, default=100_000)
-    ap.add_argument("--small", type=int, default=10_000)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[2000, 20_000, 100_000])
     ap.add_argument("--bank", default="builtin:v1")
     ap.add_argument("--no-dedup", action="store_true")
     ap.add_argument("--single", type=int, help=argparse.SUPPRESS)
@@ -80,15 +82,16 @@ def main(argv: list[str] | None = None) -> int:
     if a.single:
         print(json.dumps(bench(a.single, a.out, a.bank, dedup=not a.no_dedup)))
         return 0
-    rows = [bench_subprocess(n, a.bank, not a.no_dedup) for n in (a.small, a.docs)]
+    rows = [bench_subprocess(n, a.bank, not a.no_dedup) for n in a.sizes]
     for r in rows:
         print(json.dumps(r))
-    s, b = rows
+    b = rows[-1]
+    rss = [r["peak_rss_mb"] for r in rows]
     print(f"synth bench: {b['generated']} docs in {b['wall_s']} s = {b['docs_per_s']} docs/s "
           f"(generate {b['share_generate']:.0%}, filter {b['share_filter']:.0%}, dedup "
           f"{b['share_dedup']:.0%}); near-dup rate {b['near_dup_rate']:.2%}; peak RSS "
-          f"{s['peak_rss_mb']} MB at {s['generated']} docs vs {b['peak_rss_mb']} MB at "
-          f"{b['generated']} docs")
+          + ", ".join(f"{r['peak_rss_mb']} MB at {r['generated']}" for r in rows)
+          + f" docs; rss_ratio {max(rss) / min(rss):.3f}")
     return 0
 
 

@@ -1,8 +1,11 @@
 """Diversity statistics of generated documents per (stance, genre): distinct-1/2/3, near- and
 exact-duplicate rates, and the length distribution; returned as dicts and a polars table.
 
-distinct-n (unique n-grams / n-grams) is computed over the first `sample` kept documents of each group (a fixed sample size
-keeps groups comparable and memory bounded); counts and lengths cover every document.
+distinct-n (unique n-grams / n-grams) is computed over the first `sample` kept documents of each
+group (a fixed sample size keeps groups comparable and memory bounded); counts and lengths cover
+every document. Memory: the n-grams' 64-bit hashes are kept as sorted unique int64 arrays
+(8 bytes per distinct n-gram, compacted every COMPACT_EVERY hashes) instead of Python int sets
+(~70 bytes each: 150 MB at 20k documents); the counts are the same, so is stats.csv.
 """
 from __future__ import annotations
 
@@ -11,7 +14,11 @@ from collections import Counter, defaultdict
 from itertools import pairwise
 from typing import Any
 
+import numpy as np
+
 from aptk.synth.filters import words
+
+COMPACT_EVERY = 1 << 16   # pending hashes per n before they are merged into the unique array
 
 
 class GroupStats:
@@ -21,7 +28,9 @@ class GroupStats:
         self.sample = sample
         self.lengths = array("I")
         self.n_sampled = 0
-        self.uniq: list[set[int]] = [set(), set(), set()]
+        self._uniq = [np.empty(0, np.int64) for _ in range(3)]
+        self._pending: list[list[np.ndarray]] = [[], [], []]
+        self._n_pending = [0, 0, 0]
         self.total = [0, 0, 0]
         self.drops: Counter[str] = Counter()
 
@@ -31,27 +40,43 @@ class GroupStats:
             return
         self.n_sampled += 1
         w = words(text)
-        for n, grams in enumerate((w, pairwise(w), zip(w, w[1:], w[2:]))):
+        for n, grams in enumerate((w, pairwise(w), zip(w, w[1:], w[2:], strict=False))):
             # 64-bit hashes of the n-grams: the distinct count does not depend on the hash seed
-            hs = [hash(g) for g in grams]
+            hs = np.fromiter((hash(g) for g in grams), np.int64)
             self.total[n] += len(hs)
-            self.uniq[n].update(hs)
+            self._pending[n].append(hs)
+            self._n_pending[n] += len(hs)
+            if self._n_pending[n] >= COMPACT_EVERY:
+                self._compact(n)
+
+    def _compact(self, n: int) -> None:
+        if self._pending[n]:
+            self._uniq[n] = np.unique(np.concatenate([self._uniq[n], *self._pending[n]]))
+            self._pending[n], self._n_pending[n] = [], 0
+
+    def distinct(self, n: int) -> int:
+        """Number of distinct (n+1)-grams over the sampled documents."""
+        self._compact(n)
+        return len(self._uniq[n])
 
     def summary(self) -> dict[str, Any]:
-        ls = sorted(self.lengths)
+        ls = np.sort(np.frombuffer(self.lengths, dtype=np.uint32)) if self.lengths else []
         n = len(ls)
         seen = n + self.drops["near_dup"] + self.drops["exact_dup"]
 
         def q(p: float) -> int:
-            return ls[min(n - 1, int(p * n))] if n else 0
+            return int(ls[min(n - 1, int(p * n))]) if n else 0
+        def rate(k: int, of: int) -> float:
+            return round(k / of, 5) if of else 0.0
         out: dict[str, Any] = {"docs": n, "dedup_seen": seen,
-                               "near_dup_rate": round(self.drops["near_dup"] / seen, 5) if seen else 0.0,
-                               "exact_dup_rate": round(self.drops["exact_dup"] / seen, 5) if seen else 0.0}
+                               "near_dup_rate": rate(self.drops["near_dup"], seen),
+                               "exact_dup_rate": rate(self.drops["exact_dup"], seen)}
         for i in range(3):
-            out[f"distinct_{i + 1}"] = round(len(self.uniq[i]) / self.total[i], 5) if self.total[i] else 0.0
-        out.update(distinct_sample=self.n_sampled, words_mean=round(sum(ls) / n, 1) if n else 0.0,
-                   words_min=ls[0] if n else 0, words_p10=q(0.1), words_p50=q(0.5), words_p90=q(0.9),
-                   words_max=ls[-1] if n else 0)
+            out[f"distinct_{i + 1}"] = rate(self.distinct(i), self.total[i])
+        out.update(distinct_sample=self.n_sampled,
+                   words_mean=round(int(np.sum(ls, dtype=np.int64)) / n, 1) if n else 0.0,
+                   words_min=int(ls[0]) if n else 0, words_p10=q(0.1), words_p50=q(0.5),
+                   words_p90=q(0.9), words_max=int(ls[-1]) if n else 0)
         return out
 
 
@@ -71,7 +96,8 @@ class DiversityStats:
         return {f"{s}/{g}": self.groups[(s, g)].summary() for s, g in sorted(self.groups)}
 
     def overall(self) -> dict[str, Any]:
-        seen = sum(v.summary()["dedup_seen"] for v in self.groups.values())
+        seen = sum(len(v.lengths) + v.drops["near_dup"] + v.drops["exact_dup"]
+                   for v in self.groups.values())
         near = sum(v.drops["near_dup"] for v in self.groups.values())
         exact = sum(v.drops["exact_dup"] for v in self.groups.values())
         return {"dedup_seen": seen, "near_dup_rate": round(near / seen, 5) if seen else 0.0,
@@ -79,5 +105,6 @@ class DiversityStats:
 
     def table(self):  # -> polars.DataFrame
         import polars as pl
-        rows = [{"stance": s, "genre": g, **self.groups[(s, g)].summary()} for s, g in sorted(self.groups)]
+        rows = [{"stance": s, "genre": g, **self.groups[(s, g)].summary()}
+                for s, g in sorted(self.groups)]
         return pl.DataFrame(rows)
