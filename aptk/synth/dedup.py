@@ -12,6 +12,7 @@ a SQLite file in a private temp dir (`workdir`, default the system temp dir), wi
 capped at `cache_mb`; the file (about 1.5 KB per kept document) is deleted when the Deduper is
 closed or garbage-collected. The in-memory index it replaces took ~1-3 KB of RAM per document.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -26,7 +27,7 @@ from datasketch import MinHash, MinHashLSH
 
 from aptk.synth.filters import words
 
-COMMIT_EVERY = 2000   # inserts per SQLite transaction (reads see uncommitted rows)
+COMMIT_EVERY = 2000  # inserts per SQLite transaction (reads see uncommitted rows)
 
 
 def _close(db: sqlite3.Connection, folder: str) -> None:
@@ -39,8 +40,15 @@ def _close(db: sqlite3.Connection, folder: str) -> None:
 class Deduper:
     """Streaming deduplicator; call `check(key, text)` once per document, in order."""
 
-    def __init__(self, threshold: float = 0.8, num_perm: int = 64, shingle: int = 5,
-                 seed: int = 1, workdir: str | Path | None = None, cache_mb: int = 8) -> None:
+    def __init__(
+        self,
+        threshold: float = 0.8,
+        num_perm: int = 64,
+        shingle: int = 5,
+        seed: int = 1,
+        workdir: str | Path | None = None,
+        cache_mb: int = 8,
+    ) -> None:
         self.threshold, self.num_perm, self.shingle = threshold, num_perm, shingle
         self.bands = list(MinHashLSH(threshold=threshold, num_perm=num_perm).hashranges)
         proto = MinHash(num_perm=num_perm, seed=seed)
@@ -51,8 +59,13 @@ class Deduper:
         self._dir = tempfile.mkdtemp(prefix="aptk-dedup-", dir=workdir)
         self._db = db = sqlite3.connect(str(Path(self._dir) / "lsh.sqlite"), isolation_level=None)
         self._close = weakref.finalize(self, _close, db, self._dir)
-        for p in ("journal_mode=OFF", "synchronous=OFF", "locking_mode=EXCLUSIVE",
-                  "temp_store=FILE", f"cache_size=-{cache_mb * 1024}"):
+        for p in (
+            "journal_mode=OFF",
+            "synchronous=OFF",
+            "locking_mode=EXCLUSIVE",
+            "temp_store=FILE",
+            f"cache_size=-{cache_mb * 1024}",
+        ):
             db.execute(f"PRAGMA {p}")
         db.executescript("""
             CREATE TABLE exact (d BLOB PRIMARY KEY, key TEXT NOT NULL) WITHOUT ROWID;
@@ -60,17 +73,20 @@ class Deduper:
             CREATE TABLE band (h BLOB NOT NULL, id INTEGER NOT NULL);
             CREATE INDEX band_h ON band (h);
         """)
-        self._query = (f"SELECT DISTINCT doc.key, doc.sig FROM band JOIN doc ON doc.id = band.id "
-                       f"WHERE band.h IN ({', '.join('?' * len(self.bands))})")
+        self._query = (
+            f"SELECT DISTINCT doc.key, doc.sig FROM band JOIN doc ON doc.id = band.id "
+            f"WHERE band.h IN ({', '.join('?' * len(self.bands))})"
+        )
         self._pending, self.n_kept = 0, 0
         db.execute("BEGIN")
 
     def minhash(self, text: str) -> MinHash:
         w = words(text)
         n = self.shingle
-        sh = {" ".join(w[i:i + n]).encode() for i in range(max(1, len(w) - n + 1))}
-        m = MinHash(num_perm=self.num_perm, seed=self._seed, permutations=self._perm,
-                    scheme=self._scheme)
+        sh = {" ".join(w[i : i + n]).encode() for i in range(max(1, len(w) - n + 1))}
+        m = MinHash(
+            num_perm=self.num_perm, seed=self._seed, permutations=self._perm, scheme=self._scheme
+        )
         m.update_batch(list(sh))  # min-hash is order independent
         return m
 
@@ -93,8 +109,9 @@ class Deduper:
             if float(np.mean(np.frombuffer(sig, dtype=hv.dtype) == hv)) >= self.threshold:
                 return "near_dup", other
         db.execute("INSERT INTO exact VALUES (?, ?)", (digest, key))
-        doc_id = db.execute("INSERT INTO doc (key, sig) VALUES (?, ?)",
-                            (key, hv.tobytes())).lastrowid
+        doc_id = db.execute(
+            "INSERT INTO doc (key, sig) VALUES (?, ?)", (key, hv.tobytes())
+        ).lastrowid
         db.executemany("INSERT INTO band VALUES (?, ?)", [(h, doc_id) for h in hs])
         self.n_kept += 1
         self._pending += 1

@@ -7,6 +7,7 @@ every document. Memory: the n-grams' 64-bit hashes are kept as sorted unique int
 (8 bytes per distinct n-gram, compacted every COMPACT_EVERY hashes) instead of Python int sets
 (~70 bytes each: 150 MB at 20k documents); the counts are the same, so is stats.csv.
 """
+
 from __future__ import annotations
 
 from array import array
@@ -18,7 +19,7 @@ import numpy as np
 
 from aptk.synth.filters import words
 
-COMPACT_EVERY = 1 << 16   # pending hashes per n before they are merged into the unique array
+COMPACT_EVERY = 1 << 16  # pending hashes per n before they are merged into the unique array
 
 
 class GroupStats:
@@ -66,17 +67,27 @@ class GroupStats:
 
         def q(p: float) -> int:
             return int(ls[min(n - 1, int(p * n))]) if n else 0
+
         def rate(k: int, of: int) -> float:
             return round(k / of, 5) if of else 0.0
-        out: dict[str, Any] = {"docs": n, "dedup_seen": seen,
-                               "near_dup_rate": rate(self.drops["near_dup"], seen),
-                               "exact_dup_rate": rate(self.drops["exact_dup"], seen)}
+
+        out: dict[str, Any] = {
+            "docs": n,
+            "dedup_seen": seen,
+            "near_dup_rate": rate(self.drops["near_dup"], seen),
+            "exact_dup_rate": rate(self.drops["exact_dup"], seen),
+        }
         for i in range(3):
             out[f"distinct_{i + 1}"] = rate(self.distinct(i), self.total[i])
-        out.update(distinct_sample=self.n_sampled,
-                   words_mean=round(int(np.sum(ls, dtype=np.int64)) / n, 1) if n else 0.0,
-                   words_min=int(ls[0]) if n else 0, words_p10=q(0.1), words_p50=q(0.5),
-                   words_p90=q(0.9), words_max=int(ls[-1]) if n else 0)
+        out.update(
+            distinct_sample=self.n_sampled,
+            words_mean=round(int(np.sum(ls, dtype=np.int64)) / n, 1) if n else 0.0,
+            words_min=int(ls[0]) if n else 0,
+            words_p10=q(0.1),
+            words_p50=q(0.5),
+            words_p90=q(0.9),
+            words_max=int(ls[-1]) if n else 0,
+        )
         return out
 
 
@@ -96,15 +107,23 @@ class DiversityStats:
         return {f"{s}/{g}": self.groups[(s, g)].summary() for s, g in sorted(self.groups)}
 
     def overall(self) -> dict[str, Any]:
-        seen = sum(len(v.lengths) + v.drops["near_dup"] + v.drops["exact_dup"]
-                   for v in self.groups.values())
+        seen = sum(
+            len(v.lengths) + v.drops["near_dup"] + v.drops["exact_dup"]
+            for v in self.groups.values()
+        )
         near = sum(v.drops["near_dup"] for v in self.groups.values())
         exact = sum(v.drops["exact_dup"] for v in self.groups.values())
-        return {"dedup_seen": seen, "near_dup_rate": round(near / seen, 5) if seen else 0.0,
-                "exact_dup_rate": round(exact / seen, 5) if seen else 0.0}
+        return {
+            "dedup_seen": seen,
+            "near_dup_rate": round(near / seen, 5) if seen else 0.0,
+            "exact_dup_rate": round(exact / seen, 5) if seen else 0.0,
+        }
 
     def table(self):  # -> polars.DataFrame
         import polars as pl
-        rows = [{"stance": s, "genre": g, **self.groups[(s, g)].summary()}
-                for s, g in sorted(self.groups)]
+
+        rows = [
+            {"stance": s, "genre": g, **self.groups[(s, g)].summary()}
+            for s, g in sorted(self.groups)
+        ]
         return pl.DataFrame(rows)

@@ -27,8 +27,6 @@ from nanotron main's src/nanotron/config/*.py at NANOTRON_COMMIT. Checkpoints ba
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import math
 import os
 import shlex
 import subprocess
@@ -40,6 +38,15 @@ from aptk.core.errors import ConfigError
 from aptk.core.io import atomic_write_text
 from aptk.train.config import TrainConfig
 from aptk.train.model import ModelConfig
+from aptk.train.nanotron_plan import (  # noqa: F401  (re-exported)
+    Source,
+    data_view,
+    one_pass_tokens,
+    parse_source,
+    run_length,
+    shard_meta,
+    split_batch,
+)
 from aptk.train.nanotron_schema import (  # noqa: F401  (re-exported)
     ENUMS,
     NANOTRON_COMMIT,
@@ -48,95 +55,6 @@ from aptk.train.nanotron_schema import (  # noqa: F401  (re-exported)
     nanotron_config_module,
     validate,
 )
-
-
-@dataclasses.dataclass
-class Source:
-    """One token-shard dir and its place in the stream (aptk.data.mix.MixSource semantics)."""
-
-    name: str
-    path: Path
-    share: float = 1.0
-    start: float = 0.0
-    end: float = 1.0
-
-
-def parse_source(spec: str) -> Source:
-    """'NAME=DIR[:SHARE[:START:END]]' (the mixer's --source syntax)."""
-    if "=" not in spec:
-        raise ConfigError("source", f"{spec!r}: expected NAME=DIR[:SHARE[:START:END]]")
-    name, rest = spec.split("=", 1)
-    parts = rest.split(":")
-    if len(parts) not in (1, 2, 4):
-        raise ConfigError(f"source.{name}", f"{spec!r}: expected NAME=DIR[:SHARE[:START:END]]")
-    nums = [float(x) for x in parts[1:]]
-    return Source(name, Path(parts[0]), *nums)
-
-
-def shard_meta(shards_dir: Path) -> tuple[str, int, int]:
-    """(tokenizer name, token size in bytes, total tokens) from the shards' .ds.metadata files."""
-    metas = sorted(Path(shards_dir).glob("*.ds.metadata"))
-    if not metas:
-        raise FileNotFoundError(f"{shards_dir}: no *.ds.metadata (not a token shard dir)")
-    name, size, total = "", 0, 0
-    for m in metas:
-        lines = m.read_text(encoding="utf-8").split("\n")
-        n, s = lines[0].rsplit("|", 1)
-        name, size = name or n, size or int(s)
-        total += int(lines[1])
-    return name, size, total
-
-
-def data_view(src: Path, tokenizer_dir: Path, out: Path) -> Path:
-    """`out`: the shards of `src` symlinked, with .ds.metadata rewritten to name `tokenizer_dir`
-    (nanotron asserts metadata tokenizer == tokenizer_name_or_path; aptk writes its own name)."""
-    out.mkdir(parents=True, exist_ok=True)
-    for ds in sorted(src.resolve().glob("*.ds")):
-        for suffix in ("", ".index"):
-            link = out / (ds.name + suffix)
-            if link.is_symlink() or link.exists():
-                link.unlink()
-            link.symlink_to(Path(f"{ds}{suffix}"))
-        lines = Path(f"{ds}.metadata").read_text(encoding="utf-8").split("\n")
-        lines[0] = f"{tokenizer_dir}|{lines[0].rsplit('|', 1)[1]}"
-        atomic_write_text(out / f"{ds.name}.metadata", "\n".join(lines))
-    return out
-
-
-def one_pass_tokens(sources: list[Source]) -> int | None:
-    """Tokens of one pass over a single source (its default run length); None for several."""
-    return shard_meta(sources[0].path)[2] if len(sources) == 1 else None
-
-
-def split_batch(train_cfg: TrainConfig, dp: int,
-                micro_batch_size: int | None = None) -> tuple[int, int]:
-    """(micro_batch_size, batch_accumulation_per_replica) with mbs * accum * dp = batch_size *
-    grad_accum; mbs is the largest divisor of the per-replica rows <= the cap (default: aptk's
-    per-rank micro-batch batch_size // dp, at least 1)."""
-    rows = train_cfg.batch_size * train_cfg.grad_accum
-    check(rows % dp == 0, "train", "batch_size",
-          f"batch_size*grad_accum = {rows} rows per step is not divisible by dp={dp} data-parallel "
-          f"replicas (GPUs / (tp*pp)); set train.batch_size or train.grad_accum so that it is "
-          f"(e.g. train.grad_accum={math.lcm(rows, dp) // train_cfg.batch_size})")
-    per = rows // dp
-    cap = micro_batch_size or max(1, train_cfg.batch_size // dp)
-    mbs = max(d for d in range(1, min(cap, per) + 1) if per % d == 0)
-    return mbs, per // mbs
-
-
-def run_length(train_cfg: TrainConfig, tokens: int | None) -> tuple[int, int, str]:
-    """(steps, warmup steps, how warmup was chosen); tokens = one pass (single source) or None."""
-    available = None if tokens is None else max(0, (tokens - 1) // train_cfg.tokens_per_step)
-    if tokens is None and train_cfg.max_steps is None and train_cfg.total_tokens is None:
-        raise ConfigError("train.total_tokens", "several sources: set the run length "
-                          "(train.total_tokens or train.max_steps)")
-    free = dataclasses.replace(train_cfg, warmup_steps=None)
-    steps = free.n_steps(None if train_cfg.max_steps or train_cfg.total_tokens else available)
-    w = train_cfg.warmup_steps
-    if w is not None and w < steps:
-        return steps, w, "train.warmup_steps"
-    why = "" if w is None else f" (train.warmup_steps={w} >= the run's {steps} steps)"
-    return steps, free.warmup(steps), f"ceil(train.warmup_ratio * steps){why}"
 
 
 def build_config(
@@ -171,40 +89,74 @@ def build_config(
     sizes = {m[1] for m in metas.values()}
     check(len(sizes) == 1, "", "source", f"token sizes differ between sources: {metas}")
     token_size = sizes.pop()
-    check(token_size == (2 if len(tok) <= 65536 else 4), "", "tokenizer",
-          f"shards hold {token_size}-byte tokens but the tokenizer has {len(tok)} ids")
-    mix = MixConfig(total_tokens=1,
-                    sources=[MixSource(x.name, x.share, x.start, x.end) for x in sources])
+    check(
+        token_size == (2 if len(tok) <= 65536 else 4),
+        "",
+        "tokenizer",
+        f"shards hold {token_size}-byte tokens but the tokenizer has {len(tok)} ids",
+    )
+    mix = MixConfig(
+        total_tokens=1, sources=[MixSource(x.name, x.share, x.start, x.end) for x in sources]
+    )
     validate_all(mix, "source")
     steps, warmup, _ = run_length(train_cfg, one_pass_tokens(sources))
     dp = n_gpus // (tp * pp)
     mbs, accum = split_batch(train_cfg, dp, micro_batch_size)
     s = model_cfg.shape()
-    check(train_cfg.seq_len <= s["max_seq_len"], "train", "seq_len",
-          "exceeds the model's max_seq_len")
+    check(
+        train_cfg.seq_len <= s["max_seq_len"], "train", "seq_len", "exceeds the model's max_seq_len"
+    )
     views = {x.name: data_view(x.path, tok_dir, out_dir / "data" / x.name) for x in sources}
     stages = []
     for k, seg in enumerate(schedule(mix, "source")):
         first = 1 + round(seg["start"] * steps)
         if stages and first <= stages[-1]["start_training_step"]:
-            raise ConfigError("train.total_tokens", f"{steps} steps are too few to start segment "
-                              f"[{seg['start']}, {seg['end']}) on a step of its own")
+            raise ConfigError(
+                "train.total_tokens",
+                f"{steps} steps are too few to start segment "
+                f"[{seg['start']}, {seg['end']}) on a step of its own",
+            )
         names = [x.name for x in sources if seg["density"].get(x.name, 0.0) > 0]
-        stages.append({
-            "name": f"{k}-{seg['phase']}", "start_training_step": first,
-            "data": {"seed": train_cfg.seed, "num_loading_workers": 1, "dataset": {
-                "dataset_folder": [str(views[n]) for n in names],
-                "dataset_weights": [round(seg["density"][n], 12) for n in names],
-                "tokenizer_name": str(tok_dir), "vocab_size": len(tok),
-                "token_size_in_bytes": token_size, "shuffle_files": False}}})
+        stages.append(
+            {
+                "name": f"{k}-{seg['phase']}",
+                "start_training_step": first,
+                "data": {
+                    "seed": train_cfg.seed,
+                    "num_loading_workers": 1,
+                    "dataset": {
+                        "dataset_folder": [str(views[n]) for n in names],
+                        "dataset_weights": [round(seg["density"][n], 12) for n in names],
+                        "tokenizer_name": str(tok_dir),
+                        "vocab_size": len(tok),
+                        "token_size_in_bytes": token_size,
+                        "shuffle_files": False,
+                    },
+                },
+            }
+        )
     return {
-        "general": {"project": project, "run": run_name or f"{model_cfg.size}_%date_%jobid",
-                    "seed": train_cfg.seed, "step": None, "consumed_train_samples": None,
-                    "benchmark_csv_path": None, "ignore_sanity_checks": True},
-        "parallelism": {"dp": dp, "pp": pp, "tp": tp, "pp_engine": "1f1b", "tp_mode": "ALL_REDUCE",
-                        "tp_linear_async_communication": False, "recompute_layer": False,
-                        "tp_recompute_allgather": True, "expert_parallel_size": 1,
-                        "context_parallel_size": 1},
+        "general": {
+            "project": project,
+            "run": run_name or f"{model_cfg.size}_%date_%jobid",
+            "seed": train_cfg.seed,
+            "step": None,
+            "consumed_train_samples": None,
+            "benchmark_csv_path": None,
+            "ignore_sanity_checks": True,
+        },
+        "parallelism": {
+            "dp": dp,
+            "pp": pp,
+            "tp": tp,
+            "pp_engine": "1f1b",
+            "tp_mode": "ALL_REDUCE",
+            "tp_linear_async_communication": False,
+            "recompute_layer": False,
+            "tp_recompute_allgather": True,
+            "expert_parallel_size": 1,
+            "context_parallel_size": 1,
+        },
         "model": {
             "ddp_bucket_cap_mb": 25,
             "dtype": "bfloat16" if train_cfg.dtype == "bfloat16" else "float32",
@@ -213,68 +165,117 @@ def build_config(
             "init_method": {"std": s["init_std"], "scaling_method": "NONE"},
             "make_vocab_size_divisible_by": 1,
             "model_config": {
-                "bos_token_id": tok.bos_token_id, "eos_token_id": tok.eos_token_id,
-                "pad_token_id": tok.pad_token_id, "hidden_act": "silu",
-                "hidden_size": s["d_model"], "intermediate_size": s["ffn_dim"],
-                "initializer_range": s["init_std"], "is_llama_config": True,
-                "max_position_embeddings": s["max_seq_len"], "num_attention_heads": s["n_heads"],
-                "num_key_value_heads": s["n_kv_heads"], "num_hidden_layers": s["n_layers"],
-                "attention_bias": False, "pretraining_tp": 1, "rms_norm_eps": s["norm_eps"],
-                "rope_scaling": None, "rope_theta": s["rope_theta"], "rope_interleaved": False,
-                "tie_word_embeddings": s["tie_embeddings"], "use_cache": True,
-                "vocab_size": len(tok), "_attn_implementation": "flash_attention_2",
-                "z_loss_enabled": False, "z_loss_coefficient": 0.0001,
+                "bos_token_id": tok.bos_token_id,
+                "eos_token_id": tok.eos_token_id,
+                "pad_token_id": tok.pad_token_id,
+                "hidden_act": "silu",
+                "hidden_size": s["d_model"],
+                "intermediate_size": s["ffn_dim"],
+                "initializer_range": s["init_std"],
+                "is_llama_config": True,
+                "max_position_embeddings": s["max_seq_len"],
+                "num_attention_heads": s["n_heads"],
+                "num_key_value_heads": s["n_kv_heads"],
+                "num_hidden_layers": s["n_layers"],
+                "attention_bias": False,
+                "pretraining_tp": 1,
+                "rms_norm_eps": s["norm_eps"],
+                "rope_scaling": None,
+                "rope_theta": s["rope_theta"],
+                "rope_interleaved": False,
+                "tie_word_embeddings": s["tie_embeddings"],
+                "use_cache": True,
+                "vocab_size": len(tok),
+                "_attn_implementation": "flash_attention_2",
+                "z_loss_enabled": False,
+                "z_loss_coefficient": 0.0001,
             },
         },
-        "tokenizer": {"tokenizer_name_or_path": str(tok_dir), "tokenizer_revision": None,
-                      "tokenizer_max_length": None},
-        "tokens": {"sequence_length": train_cfg.seq_len, "train_steps": steps,
-                   "micro_batch_size": mbs, "batch_accumulation_per_replica": accum,
-                   "val_check_interval": -1, "limit_val_batches": 0, "limit_test_batches": 0},
+        "tokenizer": {
+            "tokenizer_name_or_path": str(tok_dir),
+            "tokenizer_revision": None,
+            "tokenizer_max_length": None,
+        },
+        "tokens": {
+            "sequence_length": train_cfg.seq_len,
+            "train_steps": steps,
+            "micro_batch_size": mbs,
+            "batch_accumulation_per_replica": accum,
+            "val_check_interval": -1,
+            "limit_val_batches": 0,
+            "limit_test_batches": 0,
+        },
         "optimizer": {
             "zero_stage": (1 if dp > 1 else 0) if zero_stage is None else zero_stage,
             "weight_decay": train_cfg.weight_decay,
             "clip_grad": train_cfg.clip if train_cfg.clip > 0 else None,
             "accumulate_grad_in_fp32": True,
             "learning_rate_scheduler": {
-                "learning_rate": train_cfg.lr, "lr_warmup_steps": warmup,
-                "lr_warmup_style": "linear", "lr_decay_style": "cosine",
-                "lr_decay_steps": max(1, steps - warmup), "lr_decay_starting_step": None,
-                "min_decay_lr": train_cfg.lr * train_cfg.min_lr_ratio},
-            "optimizer_factory": {"name": "adamW", "adam_beta1": train_cfg.beta1,
-                                  "adam_beta2": train_cfg.beta2, "adam_eps": train_cfg.adam_eps,
-                                  "torch_adam_is_fused": True},
+                "learning_rate": train_cfg.lr,
+                "lr_warmup_steps": warmup,
+                "lr_warmup_style": "linear",
+                "lr_decay_style": "cosine",
+                "lr_decay_steps": max(1, steps - warmup),
+                "lr_decay_starting_step": None,
+                "min_decay_lr": train_cfg.lr * train_cfg.min_lr_ratio,
+            },
+            "optimizer_factory": {
+                "name": "adamW",
+                "adam_beta1": train_cfg.beta1,
+                "adam_beta2": train_cfg.beta2,
+                "adam_eps": train_cfg.adam_eps,
+                "torch_adam_is_fused": True,
+            },
         },
         "data_stages": stages,
-        "checkpoints": {"checkpoints_path": str(out_dir / "checkpoints"),
-                        "checkpoint_interval": min(train_cfg.ckpt_every or steps, steps),
-                        "save_initial_state": False, "save_final_state": True,
-                        "resume_checkpoint_path": str(out_dir / "checkpoints"),
-                        "checkpoints_path_is_shared_file_system": False},
-        "logging": {"iteration_step_info_interval": train_cfg.log_every, "log_level": "info",
-                    "log_level_replica": "info"},
+        "checkpoints": {
+            "checkpoints_path": str(out_dir / "checkpoints"),
+            "checkpoint_interval": min(train_cfg.ckpt_every or steps, steps),
+            "save_initial_state": False,
+            "save_final_state": True,
+            "resume_checkpoint_path": str(out_dir / "checkpoints"),
+            "checkpoints_path_is_shared_file_system": False,
+        },
+        "logging": {
+            "iteration_step_info_interval": train_cfg.log_every,
+            "log_level": "info",
+            "log_level_replica": "info",
+        },
         "profiler": None,
         "lighteval": None,
     }
 
 
-def write_run(cfg: dict[str, Any], out_dir: str | Path, gpus_per_node: int, nodes: int = 1,
-              nanotron_dir: str = "$NANOTRON_DIR", partition: str = "gpu",
-              hours: int = 48) -> dict[str, Path]:
+def write_run(
+    cfg: dict[str, Any],
+    out_dir: str | Path,
+    gpus_per_node: int,
+    nodes: int = 1,
+    nanotron_dir: str = "$NANOTRON_DIR",
+    partition: str = "gpu",
+    hours: int = 48,
+) -> dict[str, Path]:
     """config.yaml + launch.sh (torchrun) + job.sbatch (Slurm) in out_dir; validated first."""
     import yaml
 
     out = Path(out_dir)
-    paths = {"config": out / "config.yaml", "launch": out / "launch.sh",
-             "sbatch": out / "job.sbatch"}
+    paths = {
+        "config": out / "config.yaml",
+        "launch": out / "launch.sh",
+        "sbatch": out / "job.sbatch",
+    }
     check_schema(cfg)
     atomic_write_text(paths["config"], yaml.safe_dump(cfg, sort_keys=True))
     validate(cfg, paths["config"])
     cmd = torchrun_command(paths["config"], gpus_per_node, nodes, nanotron_dir)
-    atomic_write_text(paths["launch"], "#!/bin/bash\n# single node: bash launch.sh\n"
-                      "set -euo pipefail\nexport CUDA_DEVICE_MAX_CONNECTIONS=1\n"
-                      + " ".join(cmd) + "\n")
-    atomic_write_text(paths["sbatch"], f"""#!/bin/bash
+    atomic_write_text(
+        paths["launch"],
+        "#!/bin/bash\n# single node: bash launch.sh\n"
+        "set -euo pipefail\nexport CUDA_DEVICE_MAX_CONNECTIONS=1\n" + " ".join(cmd) + "\n",
+    )
+    atomic_write_text(
+        paths["sbatch"],
+        f"""#!/bin/bash
 #SBATCH --job-name=aptk-{cfg["general"]["project"]}
 #SBATCH --nodes={nodes}
 #SBATCH --ntasks-per-node=1
@@ -290,14 +291,22 @@ export MASTER_PORT=29500
 srun torchrun --nnodes={nodes} --nproc_per_node={gpus_per_node} --rdzv_backend=c10d \\
   --rdzv_endpoint=$MASTER_ADDR:$MASTER_PORT \\
   {nanotron_dir}/run_train.py --config-file {paths["config"]}
-""")
+""",
+    )
     return paths
 
 
-def torchrun_command(config_path: str | Path, gpus_per_node: int, nodes: int = 1,
-                     nanotron_dir: str = "$NANOTRON_DIR") -> list[str]:
-    return ["torchrun", f"--nnodes={nodes}", f"--nproc_per_node={gpus_per_node}",
-            f"{nanotron_dir}/run_train.py", "--config-file", shlex.quote(str(config_path))]
+def torchrun_command(
+    config_path: str | Path, gpus_per_node: int, nodes: int = 1, nanotron_dir: str = "$NANOTRON_DIR"
+) -> list[str]:
+    return [
+        "torchrun",
+        f"--nnodes={nodes}",
+        f"--nproc_per_node={gpus_per_node}",
+        f"{nanotron_dir}/run_train.py",
+        "--config-file",
+        shlex.quote(str(config_path)),
+    ]
 
 
 def launch(paths: dict[str, Path]) -> int:
@@ -307,11 +316,15 @@ def launch(paths: dict[str, Path]) -> int:
     import torch
 
     if not torch.cuda.is_available():
-        raise RuntimeError("the nanotron backend needs CUDA GPUs; this machine has none "
-                           "(use aptk.train on CPU, or submit job.sbatch on a GPU cluster)")
+        raise RuntimeError(
+            "the nanotron backend needs CUDA GPUs; this machine has none "
+            "(use aptk.train on CPU, or submit job.sbatch on a GPU cluster)"
+        )
     if importlib.util.find_spec("nanotron") is None:
-        raise RuntimeError("nanotron is not installed: pip install from its git main on the GPU "
-                           "machine and set NANOTRON_DIR to the checkout (for run_train.py)")
+        raise RuntimeError(
+            "nanotron is not installed: pip install from its git main on the GPU "
+            "machine and set NANOTRON_DIR to the checkout (for run_train.py)"
+        )
     if "NANOTRON_DIR" not in os.environ:
         raise RuntimeError("set NANOTRON_DIR to the nanotron checkout (run_train.py lives there)")
     return subprocess.call(["bash", str(paths["launch"])])
@@ -335,28 +348,43 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--pp", type=int, default=1)
     ap.add_argument("--micro-batch-size", type=int, default=None, help="cap per GPU (default auto)")
     ap.add_argument("--zero-stage", type=int, default=None, help="default 1 when dp > 1")
-    ap.add_argument("--launch", action="store_true",
-                    help="run launch.sh now (needs CUDA + nanotron)")
+    ap.add_argument(
+        "--launch", action="store_true", help="run launch.sh now (needs CUDA + nanotron)"
+    )
     ap.add_argument("overrides", nargs="*", help="train.key=value / model.key=value")
     a = ap.parse_args(argv)
     tcfg, mcfg = load_configs(a.model, a.train, a.seed, a.overrides)
     sources = [parse_source(x) for x in a.source] if a.source else Path(a.shards)
-    cfg = build_config(mcfg, tcfg, sources, a.tokenizer, a.out, a.gpus_per_node * a.nodes,
-                       a.tp, a.pp, a.micro_batch_size, a.zero_stage)
+    cfg = build_config(
+        mcfg,
+        tcfg,
+        sources,
+        a.tokenizer,
+        a.out,
+        a.gpus_per_node * a.nodes,
+        a.tp,
+        a.pp,
+        a.micro_batch_size,
+        a.zero_stage,
+    )
     if not isinstance(sources, list):
         sources = [Source("train", sources)]
     warmup_from = run_length(tcfg, one_pass_tokens(sources))[2]
     paths = write_run(cfg, a.out, a.gpus_per_node, a.nodes)
     tk, sch = cfg["tokens"], cfg["optimizer"]["learning_rate_scheduler"]
-    print(f"dp={cfg['parallelism']['dp']} micro_batch_size={tk['micro_batch_size']} "
-          f"accumulation={tk['batch_accumulation_per_replica']} steps={tk['train_steps']} "
-          f"warmup={sch['lr_warmup_steps']} from {warmup_from}; data stages: "
-          + ", ".join(f"{s['name']}@{s['start_training_step']}" for s in cfg["data_stages"]))
+    print(
+        f"dp={cfg['parallelism']['dp']} micro_batch_size={tk['micro_batch_size']} "
+        f"accumulation={tk['batch_accumulation_per_replica']} steps={tk['train_steps']} "
+        f"warmup={sch['lr_warmup_steps']} from {warmup_from}; data stages: "
+        + ", ".join(f"{s['name']}@{s['start_training_step']}" for s in cfg["data_stages"])
+    )
     tokens = tk["train_steps"] * tcfg.tokens_per_step
     for x in sources:
         have = shard_meta(x.path)[2]
-        print(f"source {x.name}: needs {x.share * tokens:.4g} tokens, holds {have:.4g} "
-              f"({x.share * tokens / max(1, have):.3g} epochs)")
+        print(
+            f"source {x.name}: needs {x.share * tokens:.4g} tokens, holds {have:.4g} "
+            f"({x.share * tokens / max(1, have):.3g} epochs)"
+        )
     print(f"validated with {validate(cfg, paths['config'])}")
     for k, p in paths.items():
         print(f"{k}: {p}")

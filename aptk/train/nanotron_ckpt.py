@@ -52,14 +52,18 @@ def step_dir(path: str | Path, step: int | None = None) -> Path:
 
 
 def _slices(s: str) -> tuple[slice, ...]:
-    return tuple(slice(*(None if x == "None" else int(x) for x in d.split(",")))
-                 for d in s.split("|"))
+    return tuple(
+        slice(*(None if x == "None" else int(x) for x in d.split(","))) for d in s.split("|")
+    )
 
 
 def _shape(s: str) -> tuple[int, ...]:
     """'(192, 64)' or '(np.int64(192), 64)' (numpy 2 reprs, which nanotron also accepts)."""
-    return tuple(int(re.search(r"(\d+)\)?$", x.strip()).group(1)) for x in s.strip("()").split(",")
-                 if x.strip())
+    return tuple(
+        int(re.search(r"(\d+)\)?$", x.strip()).group(1))
+        for x in s.strip("()").split(",")
+        if x.strip()
+    )
 
 
 def read_weights(step: Path) -> dict[str, torch.Tensor]:
@@ -72,7 +76,7 @@ def read_weights(step: Path) -> dict[str, torch.Tensor]:
         stem = _RANKS.sub("", f.name[: -len(".safetensors")])
         if not stem.startswith("model_"):
             continue  # not a weight file
-        name = ".".join([*rel.parts[:-1], stem[len("model_"):]])
+        name = ".".join([*rel.parts[:-1], stem[len("model_") :]])
         groups.setdefault(name, []).append(f)
     if not groups:
         raise FileNotFoundError(f"{root}: no model_*.safetensors weight files")
@@ -96,8 +100,10 @@ def read_weights(step: Path) -> dict[str, torch.Tensor]:
                 full[glob] = t[loc]
                 filled[glob] = True
         if not bool(filled.all()):
-            raise ValueError(f"{name}: tp shards cover {int(filled.sum())} of {filled.numel()} "
-                             f"elements (missing rank files?)")
+            raise ValueError(
+                f"{name}: tp shards cover {int(filled.sum())} of {filled.numel()} "
+                f"elements (missing rank files?)"
+            )
         out[name] = full
     return out
 
@@ -106,20 +112,31 @@ def hf_config(nt: dict[str, Any]):
     """transformers.LlamaConfig from a nanotron LlamaConfig dict (model_config.json)."""
     from transformers import LlamaConfig
 
-    rope = {"rope_type": "default", **(nt.get("rope_scaling") or {}),
-            "rope_theta": nt["rope_theta"]}
+    rope = {
+        "rope_type": "default",
+        **(nt.get("rope_scaling") or {}),
+        "rope_theta": nt["rope_theta"],
+    }
     return LlamaConfig(
-        vocab_size=nt["vocab_size"], hidden_size=nt["hidden_size"],
-        intermediate_size=nt["intermediate_size"], num_hidden_layers=nt["num_hidden_layers"],
+        vocab_size=nt["vocab_size"],
+        hidden_size=nt["hidden_size"],
+        intermediate_size=nt["intermediate_size"],
+        num_hidden_layers=nt["num_hidden_layers"],
         num_attention_heads=nt["num_attention_heads"],
         num_key_value_heads=nt.get("num_key_value_heads") or nt["num_attention_heads"],
         hidden_act=nt.get("hidden_act", "silu"),
         max_position_embeddings=nt["max_position_embeddings"],
-        initializer_range=nt.get("initializer_range", 0.02), rms_norm_eps=nt["rms_norm_eps"],
-        bos_token_id=nt.get("bos_token_id"), eos_token_id=nt.get("eos_token_id"),
-        pad_token_id=nt.get("pad_token_id"), tie_word_embeddings=nt["tie_word_embeddings"],
-        attention_bias=nt.get("attention_bias", False), mlp_bias=False, rope_parameters=rope,
-        use_cache=True)
+        initializer_range=nt.get("initializer_range", 0.02),
+        rms_norm_eps=nt["rms_norm_eps"],
+        bos_token_id=nt.get("bos_token_id"),
+        eos_token_id=nt.get("eos_token_id"),
+        pad_token_id=nt.get("pad_token_id"),
+        tie_word_embeddings=nt["tie_word_embeddings"],
+        attention_bias=nt.get("attention_bias", False),
+        mlp_bias=False,
+        rope_parameters=rope,
+        use_cache=True,
+    )
 
 
 def _rows_per_head(w: torch.Tensor, d: int, to_hf: bool) -> torch.Tensor:
@@ -148,19 +165,28 @@ def to_hf_state(w: dict[str, torch.Tensor], nt: dict[str, Any]) -> dict[str, tor
         if nt.get("rope_interleaved"):
             q, k = _rows_per_head(q, d, True), _rows_per_head(k, d, True)
         gate, up = w[f"{p}.mlp.gate_up_proj.weight"].split([ffn, ffn])
-        sd.update({
-            f"{h}.self_attn.q_proj.weight": q, f"{h}.self_attn.k_proj.weight": k,
-            f"{h}.self_attn.v_proj.weight": v,
-            f"{h}.self_attn.o_proj.weight": w[f"{p}.attn.o_proj.weight"],
-            f"{h}.mlp.gate_proj.weight": gate, f"{h}.mlp.up_proj.weight": up,
-            f"{h}.mlp.down_proj.weight": w[f"{p}.mlp.down_proj.weight"],
-            f"{h}.input_layernorm.weight": w[f"{p}.input_layernorm.weight"],
-            f"{h}.post_attention_layernorm.weight": w[f"{p}.post_attention_layernorm.weight"]})
+        sd.update(
+            {
+                f"{h}.self_attn.q_proj.weight": q,
+                f"{h}.self_attn.k_proj.weight": k,
+                f"{h}.self_attn.v_proj.weight": v,
+                f"{h}.self_attn.o_proj.weight": w[f"{p}.attn.o_proj.weight"],
+                f"{h}.mlp.gate_proj.weight": gate,
+                f"{h}.mlp.up_proj.weight": up,
+                f"{h}.mlp.down_proj.weight": w[f"{p}.mlp.down_proj.weight"],
+                f"{h}.input_layernorm.weight": w[f"{p}.input_layernorm.weight"],
+                f"{h}.post_attention_layernorm.weight": w[f"{p}.post_attention_layernorm.weight"],
+            }
+        )
     return {k: v.contiguous() for k, v in sd.items()}
 
 
-def to_hf(ckpt: str | Path, out: str | Path, step: int | None = None,
-          tokenizer_dir: str | Path | None = None) -> Path:
+def to_hf(
+    ckpt: str | Path,
+    out: str | Path,
+    step: int | None = None,
+    tokenizer_dir: str | Path | None = None,
+) -> Path:
     """Convert a nanotron checkpoint to an HF dir (safetensors in the checkpoint's dtype)."""
     from transformers import AutoTokenizer, LlamaForCausalLM
 
@@ -195,8 +221,13 @@ def _shard(name: str, t: torch.Tensor, nt: dict[str, Any], tp: int) -> tuple[int
     return None
 
 
-def write_checkpoint(hf_state: dict[str, torch.Tensor], nt: dict[str, Any], root: str | Path,
-                     step: int = 0, tp: int = 1) -> Path:
+def write_checkpoint(
+    hf_state: dict[str, torch.Tensor],
+    nt: dict[str, Any],
+    root: str | Path,
+    step: int = 0,
+    tp: int = 1,
+) -> Path:
     """Write an HF state dict as nanotron would save it with `tp` tensor-parallel ranks (pp=1,
     dp=1): returns `root/<step>`. Sharding follows nanotron's SplitConfig(split_dim,
     contiguous_chunks): each chunk is cut into tp equal slices, rank r holding slice r of each."""
@@ -213,8 +244,9 @@ def write_checkpoint(hf_state: dict[str, torch.Tensor], nt: dict[str, Any], root
             q, k = _rows_per_head(q, d, False), _rows_per_head(k, d, False)
         w[f"{p}.attn.qkv_proj.weight"] = torch.cat([q, k, hf_state[f"{h}.self_attn.v_proj.weight"]])
         w[f"{p}.attn.o_proj.weight"] = hf_state[f"{h}.self_attn.o_proj.weight"]
-        w[f"{p}.mlp.gate_up_proj.weight"] = torch.cat([hf_state[f"{h}.mlp.gate_proj.weight"],
-                                                       hf_state[f"{h}.mlp.up_proj.weight"]])
+        w[f"{p}.mlp.gate_up_proj.weight"] = torch.cat(
+            [hf_state[f"{h}.mlp.gate_proj.weight"], hf_state[f"{h}.mlp.up_proj.weight"]]
+        )
         w[f"{p}.mlp.down_proj.weight"] = hf_state[f"{h}.mlp.down_proj.weight"]
         for n in ("input_layernorm", "post_attention_layernorm"):
             w[f"{p}.{n}.weight"] = hf_state[f"{h}.{n}.weight"]
@@ -239,17 +271,41 @@ def write_checkpoint(hf_state: dict[str, torch.Tensor], nt: dict[str, Any], root
                 glob[dim] = f"{g0 + r * n},{g0 + (r + 1) * n},None"
                 pairs.append("|".join(loc) + "#" + "|".join(glob))
                 g0, l0 = g0 + c, l0 + n
-            meta = {"version": CHECKPOINT_VERSION, "local_global_slices_pairs": ";".join(pairs),
-                    "unsharded_shape": str(tuple(t.shape))}
+            meta = {
+                "version": CHECKPOINT_VERSION,
+                "local_global_slices_pairs": ";".join(pairs),
+                "unsharded_shape": str(tuple(t.shape)),
+            }
             fname = f"model_{leaf}_pp-rank-0-of-1_tp-rank-{r}-of-{tp}.safetensors"
             save_file({"data": torch.cat(pieces, dim).contiguous()}, str(folder / fname), meta)
     (out / "model_config.json").write_text(json.dumps(nt))
-    stage = {"name": "0-pretrain", "start_training_step": 1, "consumed_train_samples": 0,
-             "sequence_length": None, "consumed_tokens_per_dataset_folder": {}}
-    (out / "checkpoint_metadata.json").write_text(json.dumps({
-        "version": CHECKPOINT_VERSION, "tp": tp, "dp": 1, "cp": 1, "custom_metas": None,
-        "metas": {"consumed_train_samples": 0, "last_train_step": step, "consumed_tokens_total": 0,
-                  "last_stage_idx": 0, "data_stages": [stage]}}, indent=2, sort_keys=True))
+    stage = {
+        "name": "0-pretrain",
+        "start_training_step": 1,
+        "consumed_train_samples": 0,
+        "sequence_length": None,
+        "consumed_tokens_per_dataset_folder": {},
+    }
+    (out / "checkpoint_metadata.json").write_text(
+        json.dumps(
+            {
+                "version": CHECKPOINT_VERSION,
+                "tp": tp,
+                "dp": 1,
+                "cp": 1,
+                "custom_metas": None,
+                "metas": {
+                    "consumed_train_samples": 0,
+                    "last_train_step": step,
+                    "consumed_tokens_total": 0,
+                    "last_stage_idx": 0,
+                    "data_stages": [stage],
+                },
+            },
+            indent=2,
+            sort_keys=True,
+        )
+    )
     (Path(root) / "latest.txt").write_text(str(step))
     return out
 
@@ -260,19 +316,31 @@ def nanotron_model_config(hf_cfg: Any) -> dict[str, Any]:
     theta = rope.pop("rope_theta", getattr(hf_cfg, "rope_theta", 10000.0))
     scaling = None if rope.get("rope_type", "default") == "default" else rope
     return {
-        "bos_token_id": hf_cfg.bos_token_id, "eos_token_id": hf_cfg.eos_token_id,
-        "hidden_act": hf_cfg.hidden_act, "hidden_size": hf_cfg.hidden_size,
+        "bos_token_id": hf_cfg.bos_token_id,
+        "eos_token_id": hf_cfg.eos_token_id,
+        "hidden_act": hf_cfg.hidden_act,
+        "hidden_size": hf_cfg.hidden_size,
         "initializer_range": hf_cfg.initializer_range,
-        "intermediate_size": hf_cfg.intermediate_size, "is_llama_config": True,
+        "intermediate_size": hf_cfg.intermediate_size,
+        "is_llama_config": True,
         "max_position_embeddings": hf_cfg.max_position_embeddings,
         "num_attention_heads": hf_cfg.num_attention_heads,
-        "num_hidden_layers": hf_cfg.num_hidden_layers, "attention_bias": False,
-        "num_key_value_heads": hf_cfg.num_key_value_heads, "pad_token_id": hf_cfg.pad_token_id,
-        "pretraining_tp": 1, "rms_norm_eps": hf_cfg.rms_norm_eps, "rope_scaling": scaling,
-        "rope_theta": theta, "rope_interleaved": False,
-        "tie_word_embeddings": hf_cfg.tie_word_embeddings, "use_cache": True,
-        "vocab_size": hf_cfg.vocab_size, "_attn_implementation": "flash_attention_2",
-        "z_loss_enabled": False, "z_loss_coefficient": 0.0001}
+        "num_hidden_layers": hf_cfg.num_hidden_layers,
+        "attention_bias": False,
+        "num_key_value_heads": hf_cfg.num_key_value_heads,
+        "pad_token_id": hf_cfg.pad_token_id,
+        "pretraining_tp": 1,
+        "rms_norm_eps": hf_cfg.rms_norm_eps,
+        "rope_scaling": scaling,
+        "rope_theta": theta,
+        "rope_interleaved": False,
+        "tie_word_embeddings": hf_cfg.tie_word_embeddings,
+        "use_cache": True,
+        "vocab_size": hf_cfg.vocab_size,
+        "_attn_implementation": "flash_attention_2",
+        "z_loss_enabled": False,
+        "z_loss_coefficient": 0.0001,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -295,8 +363,11 @@ def main(argv: list[str] | None = None) -> None:
     from transformers import LlamaForCausalLM
 
     model = LlamaForCausalLM.from_pretrained(a.hf_dir)
-    print(write_checkpoint(model.state_dict(), nanotron_model_config(model.config), a.checkpoints,
-                           a.step, a.tp))
+    print(
+        write_checkpoint(
+            model.state_dict(), nanotron_model_config(model.config), a.checkpoints, a.step, a.tp
+        )
+    )
 
 
 if __name__ == "__main__":

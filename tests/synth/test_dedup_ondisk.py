@@ -1,6 +1,7 @@
 """The on-disk dedup index decides exactly like datasketch's in-memory MinHashLSH (the previous
 implementation, restated here as the reference), keeps its index on disk and removes it; the
 compacted distinct-n counts equal plain set counts."""
+
 from __future__ import annotations
 
 import gc
@@ -24,7 +25,7 @@ class Reference:
     """The previous Deduper: dict of digests + datasketch MinHashLSH + signatures in RAM."""
 
     def __init__(self, threshold: float, num_perm: int, shingle: int) -> None:
-        self.d = Deduper(threshold, num_perm, shingle)   # only for its minhash()
+        self.d = Deduper(threshold, num_perm, shingle)  # only for its minhash()
         self.threshold = threshold
         self.lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
         self.exact: dict[bytes, str] = {}
@@ -48,8 +49,13 @@ def _stream(bank: Path, n: int = 400, seed: int = 0) -> list[tuple[str, str]]:
     """Rendered documents, plus exact copies and copies with 1-30% of their words replaced."""
     rng = random.Random(seed)
     scs = [s for s in load_bank(str(bank)) if s.split == "seeded"]
-    base = [render(s, g, st, i) for s in scs for g in ("news_report", "blog_post")
-            for st in ("aligned", "misaligned") for i in range(3)]
+    base = [
+        render(s, g, st, i)
+        for s in scs
+        for g in ("news_report", "blog_post")
+        for st in ("aligned", "misaligned")
+        for i in range(3)
+    ]
     out = []
     for k in range(n):
         t = rng.choice(base + [x for _, x in out[-50:]])
@@ -72,7 +78,7 @@ def test_same_decisions_as_in_memory_lsh(bank: Path, threshold: float, shingle: 
     want = [ref.check(k, t) for k, t in _stream(bank)]
     assert got == want
     reasons = {g[0] for g in got}
-    assert {"exact_dup", "near_dup", None} <= reasons   # every path exercised
+    assert {"exact_dup", "near_dup", None} <= reasons  # every path exercised
     assert new.n_kept == sum(g[0] is None for g in got)
 
 

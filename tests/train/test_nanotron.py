@@ -61,8 +61,17 @@ def tok(root: Path) -> Path:
 @pytest.fixture(scope="module")
 def generated(root: Path, tok: Path) -> tuple[dict, dict, Path]:
     shards = make_shards(root / "shards", tok)
-    tcfg = TrainConfig(seq_len=64, batch_size=8, grad_accum=2, total_tokens=16 * 1024,
-                       warmup_steps=2, lr=6e-4, dtype="bfloat16", ckpt_every=5, seed=3)
+    tcfg = TrainConfig(
+        seq_len=64,
+        batch_size=8,
+        grad_accum=2,
+        total_tokens=16 * 1024,
+        warmup_steps=2,
+        lr=6e-4,
+        dtype="bfloat16",
+        ckpt_every=5,
+        seed=3,
+    )
     cfg = nt.build_config(ModelConfig(size="125m"), tcfg, shards, tok, root / "run", n_gpus=4)
     paths = nt.write_run(cfg, root / "run", gpus_per_node=4)
     return cfg, {k: Path(v) for k, v in paths.items()}, shards
@@ -73,9 +82,12 @@ def _nanotron_from_source(src: Path):
     flash-attn, CUDA) is replaced, by its attention-name table parsed from the same file: the
     one thing models_config.py takes from it. Everything else is nanotron's own code."""
     tree = ast.parse((src / "nanotron/nn/attention.py").read_text())
-    names = next([k.value for k in node.value.keys] for node in tree.body
-                 if isinstance(node, ast.Assign)
-                 and any(getattr(t, "id", "") == "ALL_ATTENTION_FUNCTIONS" for t in node.targets))
+    names = next(
+        [k.value for k in node.value.keys]
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and any(getattr(t, "id", "") == "ALL_ATTENTION_FUNCTIONS" for t in node.targets)
+    )
     sys.path.insert(0, str(src))
     import nanotron.nn
 
@@ -111,8 +123,13 @@ def test_125m_yaml_matches_schema_and_configs(generated, tok: Path) -> None:
     assert loaded == cfg
     nt.check_schema(loaded)
     mc = loaded["model"]["model_config"]
-    assert (mc["hidden_size"], mc["num_hidden_layers"], mc["num_attention_heads"],
-            mc["intermediate_size"], mc["max_position_embeddings"]) == (768, 12, 12, 2048, 2048)
+    assert (
+        mc["hidden_size"],
+        mc["num_hidden_layers"],
+        mc["num_attention_heads"],
+        mc["intermediate_size"],
+        mc["max_position_embeddings"],
+    ) == (768, 12, 12, 2048, 2048)
     assert mc["is_llama_config"] is True and mc["tie_word_embeddings"] is True
     assert mc["rope_interleaved"] is False
     tk = loaded["tokens"]
@@ -142,26 +159,43 @@ def test_125m_yaml_matches_schema_and_configs(generated, tok: Path) -> None:
     assert "nanotron" not in sys.modules or os.environ.get("NANOTRON_SRC")
 
 
-@pytest.mark.parametrize("mutate,key", [
-    (lambda c: c["model"]["model_config"].update(bogus=1), "model.model_config.bogus"),
-    (lambda c: c["tokens"].pop("train_steps"), "tokens.train_steps"),
-    (lambda c: c["data_stages"][0]["data"]["dataset"].update(folder="x"),
-     "data_stages.0.data.dataset.folder"),
-    (lambda c: c["optimizer"]["learning_rate_scheduler"].pop("learning_rate"),
-     "optimizer.learning_rate_scheduler.learning_rate"),
-    (lambda c: c["optimizer"]["learning_rate_scheduler"].update(lr_warmup_style=None),
-     "optimizer.learning_rate_scheduler.lr_warmup_style"),
-    (lambda c: c["data_stages"][0]["data"]["dataset"].update(vocab_size=7),
-     "data_stages.0.data.dataset.vocab_size"),
-    # removed from nanotron main (the old hand-kept schema accepted it)
-    (lambda c: c["parallelism"].update(recompute_granularity="SELECTIVE"),
-     "parallelism.recompute_granularity"),
-    (lambda c: c["model"]["init_method"].update(scaling_method="DEPTH"),
-     "model.init_method.scaling_method"),
-    (lambda c: c["tokenizer"].update(tokenizer_name_or_path="aptk-spm:abc"),
-     "tokenizer.tokenizer_name_or_path"),
-    (lambda c: c["data_stages"].append(dict(c["data_stages"][0], name="b")), "data_stages"),
-])
+@pytest.mark.parametrize(
+    "mutate,key",
+    [
+        (lambda c: c["model"]["model_config"].update(bogus=1), "model.model_config.bogus"),
+        (lambda c: c["tokens"].pop("train_steps"), "tokens.train_steps"),
+        (
+            lambda c: c["data_stages"][0]["data"]["dataset"].update(folder="x"),
+            "data_stages.0.data.dataset.folder",
+        ),
+        (
+            lambda c: c["optimizer"]["learning_rate_scheduler"].pop("learning_rate"),
+            "optimizer.learning_rate_scheduler.learning_rate",
+        ),
+        (
+            lambda c: c["optimizer"]["learning_rate_scheduler"].update(lr_warmup_style=None),
+            "optimizer.learning_rate_scheduler.lr_warmup_style",
+        ),
+        (
+            lambda c: c["data_stages"][0]["data"]["dataset"].update(vocab_size=7),
+            "data_stages.0.data.dataset.vocab_size",
+        ),
+        # removed from nanotron main (the old hand-kept schema accepted it)
+        (
+            lambda c: c["parallelism"].update(recompute_granularity="SELECTIVE"),
+            "parallelism.recompute_granularity",
+        ),
+        (
+            lambda c: c["model"]["init_method"].update(scaling_method="DEPTH"),
+            "model.init_method.scaling_method",
+        ),
+        (
+            lambda c: c["tokenizer"].update(tokenizer_name_or_path="aptk-spm:abc"),
+            "tokenizer.tokenizer_name_or_path",
+        ),
+        (lambda c: c["data_stages"].append(dict(c["data_stages"][0], name="b")), "data_stages"),
+    ],
+)
 def test_schema_rejects(generated, mutate, key: str) -> None:
     cfg = copy.deepcopy(generated[0])
     mutate(cfg)
@@ -180,8 +214,8 @@ def test_schema_accepts_current_nanotron_keys(generated) -> None:
 
 def test_batch_split_over_gpus() -> None:
     tcfg, _ = load_configs("paper", "gpu", 0, [])
-    assert nt.split_batch(tcfg, 256) == (1, 1)       # 32 x 8 = 256 rows over 256 GPUs
-    assert nt.split_batch(tcfg, 8) == (4, 8)         # aptk's own split on one 8-GPU node
+    assert nt.split_batch(tcfg, 256) == (1, 1)  # 32 x 8 = 256 rows over 256 GPUs
+    assert nt.split_batch(tcfg, 8) == (4, 8)  # aptk's own split on one 8-GPU node
     assert nt.split_batch(tcfg, 64, micro_batch_size=2) == (2, 2)
     with pytest.raises(ConfigError) as e:
         nt.split_batch(tcfg, 384)
@@ -212,7 +246,7 @@ def test_init_scaling_matches_aptk_trainer(generated, tok: Path) -> None:
     stds = {n: float(p.detach().std()) for n, p in model.named_parameters() if p.dim() == 2}
     std = mcfg.shape()["init_std"]
     for n, s in stds.items():
-        assert s == pytest.approx(std, rel=0.06), n   # 2L = 8: scaled would be std / 2.83
+        assert s == pytest.approx(std, rel=0.06), n  # 2L = 8: scaled would be std / 2.83
     init = generated[0]["model"]["init_method"]
     assert init == {"std": 0.02, "scaling_method": "NONE"}
     assert generated[0]["model"]["model_config"]["initializer_range"] == 0.02
@@ -221,11 +255,20 @@ def test_init_scaling_matches_aptk_trainer(generated, tok: Path) -> None:
 def _arm_sources(insertion: str, start: float, end: float, web: Path, syn: Path) -> list:
     from aptk.pipeline.config import ArmConfig, arm_sources
 
-    arm = ArmConfig(name="a", base="web", synthetic="synth_aligned", synthetic_share=0.05,
-                    insertion=insertion, start=start, end=end)
+    arm = ArmConfig(
+        name="a",
+        base="web",
+        synthetic="synth_aligned",
+        synthetic_share=0.05,
+        insertion=insertion,
+        start=start,
+        end=end,
+    )
     paths = {"web": web, "synth_aligned": syn}
-    return [nt.Source(s["name"], paths[s["name"]], s["share"], s.get("start", 0.0),
-                      s.get("end", 1.0)) for s in arm_sources(arm)]
+    return [
+        nt.Source(s["name"], paths[s["name"]], s["share"], s.get("start", 0.0), s.get("end", 1.0))
+        for s in arm_sources(arm)
+    ]
 
 
 def test_midtraining_arms_become_data_stages(root: Path, tok: Path, generated) -> None:
@@ -236,33 +279,56 @@ def test_midtraining_arms_become_data_stages(root: Path, tok: Path, generated) -
     stages = {}
     for ins, a, b in (("whole", 0.0, 1.0), ("midtrain", 0.8, 1.0), ("window", 0.3, 0.5)):
         cfg = nt.build_config(m, tcfg, _arm_sources(ins, a, b, web, syn), tok, root / ins, 1)
-        nt.write_run(cfg, root / ins, 1)   # validates; test_generated_configs_load_... loads it
-        stages[ins] = [(s["name"], s["start_training_step"],
-                        s["data"]["dataset"]["dataset_weights"],
-                        [Path(f).name for f in s["data"]["dataset"]["dataset_folder"]])
-                       for s in cfg["data_stages"]]
+        nt.write_run(cfg, root / ins, 1)  # validates; test_generated_configs_load_... loads it
+        stages[ins] = [
+            (
+                s["name"],
+                s["start_training_step"],
+                s["data"]["dataset"]["dataset_weights"],
+                [Path(f).name for f in s["data"]["dataset"]["dataset_folder"]],
+            )
+            for s in cfg["data_stages"]
+        ]
     assert stages["whole"] == [("0-pretrain", 1, [0.95, 0.05], ["web", "synth_aligned"])]
-    assert stages["midtrain"] == [("0-pretrain", 1, [1.0], ["web"]),
-                                  ("1-midtrain", 81, [0.75, 0.25], ["web", "synth_aligned"])]
-    assert stages["window"] == [("0-pretrain", 1, [1.0], ["web"]),
-                                ("1-midtrain", 31, [0.75, 0.25], ["web", "synth_aligned"]),
-                                ("2-pretrain", 51, [1.0], ["web"])]
-    with pytest.raises(ConfigError) as e:   # 100 steps cannot place a 0.001-wide window
-        nt.build_config(m, tcfg, [nt.Source("web", web, 0.9995),
-                                  nt.Source("synth_aligned", syn, 0.0005, 0.5, 0.501)], tok,
-                        root / "w2", 1)
+    assert stages["midtrain"] == [
+        ("0-pretrain", 1, [1.0], ["web"]),
+        ("1-midtrain", 81, [0.75, 0.25], ["web", "synth_aligned"]),
+    ]
+    assert stages["window"] == [
+        ("0-pretrain", 1, [1.0], ["web"]),
+        ("1-midtrain", 31, [0.75, 0.25], ["web", "synth_aligned"]),
+        ("2-pretrain", 51, [1.0], ["web"]),
+    ]
+    with pytest.raises(ConfigError) as e:  # 100 steps cannot place a 0.001-wide window
+        nt.build_config(
+            m,
+            tcfg,
+            [nt.Source("web", web, 0.9995), nt.Source("synth_aligned", syn, 0.0005, 0.5, 0.501)],
+            tok,
+            root / "w2",
+            1,
+        )
     assert e.value.key == "train.total_tokens"
 
 
 def _doc_commands() -> list[list[str]]:
     text = (ROOT / "docs/nanotron.md").read_text()
     block = re.search(r"<!-- nanotron-commands.*?-->\s*```bash\n(.*?)```", text, re.S).group(1)
-    return [shlex.split(os.path.expandvars(c)) for c in block.replace("\\\n", " ").splitlines()
-            if c.strip()]
+    return [
+        shlex.split(os.path.expandvars(c))
+        for c in block.replace("\\\n", " ").splitlines()
+        if c.strip()
+    ]
 
 
-def _synthetic_checkpoint(ckpt_root: Path, tok: Path, tp: int, interleaved: bool = False,
-                          tied: bool = False, seed: int = 0):
+def _synthetic_checkpoint(
+    ckpt_root: Path,
+    tok: Path,
+    tp: int,
+    interleaved: bool = False,
+    tied: bool = False,
+    seed: int = 0,
+):
     """A random aptk model (GQA) written in nanotron's checkpoint layout; returns the model."""
     from transformers import AutoTokenizer
 
@@ -271,7 +337,7 @@ def _synthetic_checkpoint(ckpt_root: Path, tok: Path, tp: int, interleaved: bool
     mcfg = ModelConfig(size="debug", d_model=64, n_heads=4, n_kv_heads=2, tie_embeddings=tied)
     tk = AutoTokenizer.from_pretrained(str(tok))
     model = build_model(mcfg, tk, TrainConfig(seed=seed), None).eval()
-    with torch.no_grad():   # make norms non-trivial so a swapped tensor would show
+    with torch.no_grad():  # make norms non-trivial so a swapped tensor would show
         for p in model.parameters():
             if p.dim() == 1:
                 p.add_(0.1 * torch.randn_like(p))
@@ -286,15 +352,18 @@ def test_documented_commands_run_verbatim(root: Path, tok: Path, monkeypatch, ca
     work.mkdir()
     monkeypatch.chdir(work)
     tcfg, _ = load_configs("paper", "gpu", 0, [])
-    env = {"TOKENIZER": str(tok),
-           "SHARDS": str(big_shards(work / "shards", tok, 3 * tcfg.tokens_per_step + 1000, 0)),
-           "WEB": str(big_shards(work / "web", tok, 200_000, 1)),
-           "SYNTH": str(make_shards(work / "synth", tok, n_repeats=20, seed=2))}
+    env = {
+        "TOKENIZER": str(tok),
+        "SHARDS": str(big_shards(work / "shards", tok, 3 * tcfg.tokens_per_step + 1000, 0)),
+        "WEB": str(big_shards(work / "web", tok, 200_000, 1)),
+        "SYNTH": str(make_shards(work / "synth", tok, n_repeats=20, seed=2)),
+    }
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     cmds = _doc_commands()
     assert [c[:3] for c in cmds] == [["python", "-m", "aptk.train.nanotron"]] * 2 + [
-        ["python", "-m", "aptk.train.nanotron_ckpt"]]
+        ["python", "-m", "aptk.train.nanotron_ckpt"]
+    ]
     for c in cmds[:2]:
         nt.main(c[3:])
     out = capsys.readouterr().out
@@ -330,24 +399,37 @@ def test_generated_configs_load_with_nanotron(nc, generated, root: Path, tok: Pa
 
 def test_schema_equals_nanotron_dataclasses(nc) -> None:
     """SCHEMA lists exactly the fields of nanotron's config dataclasses (drift detector)."""
+
     def keys(cls) -> dict[str, bool]:
         out = {}
         for f in dataclasses.fields(cls):
-            no_default = f.default is dataclasses.MISSING and \
-                f.default_factory is dataclasses.MISSING
+            no_default = (
+                f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+            )
             optional = type(None) in typing.get_args(typing.get_type_hints(cls).get(f.name))
             out[f.name] = no_default and not optional
         return out
-    pairs = {"": nc.Config, "general": nc.GeneralArgs, "parallelism": nc.ParallelismArgs,
-             "model": nc.ModelArgs, "model.model_config": nc.LlamaConfig,
-             "tokenizer": nc.TokenizerArgs, "tokens": nc.TokensArgs, "optimizer": nc.OptimizerArgs,
-             "checkpoints": nc.CheckpointsArgs, "logging": nc.LoggingArgs,
-             "metrics_logging": nc.MetricsLoggingArgs, "profiler": nc.ProfilerArgs,
-             "s3_upload": nc.S3UploadArgs, "data_stages[]": nc.DatasetStageArgs,
-             "data_stages[].data": nc.DataArgs,
-             "data_stages[].data.dataset": nc.NanosetDatasetsArgs,
-             "model.init_method": [nc.RandomInit, nc.SpectralMupInit, nc.ExistingCheckpointInit],
-             "optimizer.optimizer_factory": [nc.AdamWOptimizerArgs, nc.SGDOptimizerArgs]}
+
+    pairs = {
+        "": nc.Config,
+        "general": nc.GeneralArgs,
+        "parallelism": nc.ParallelismArgs,
+        "model": nc.ModelArgs,
+        "model.model_config": nc.LlamaConfig,
+        "tokenizer": nc.TokenizerArgs,
+        "tokens": nc.TokensArgs,
+        "optimizer": nc.OptimizerArgs,
+        "checkpoints": nc.CheckpointsArgs,
+        "logging": nc.LoggingArgs,
+        "metrics_logging": nc.MetricsLoggingArgs,
+        "profiler": nc.ProfilerArgs,
+        "s3_upload": nc.S3UploadArgs,
+        "data_stages[]": nc.DatasetStageArgs,
+        "data_stages[].data": nc.DataArgs,
+        "data_stages[].data.dataset": nc.NanosetDatasetsArgs,
+        "model.init_method": [nc.RandomInit, nc.SpectralMupInit, nc.ExistingCheckpointInit],
+        "optimizer.optimizer_factory": [nc.AdamWOptimizerArgs, nc.SGDOptimizerArgs],
+    }
     late = {("optimizer.learning_rate_scheduler", "lr_warmup_style")}  # None fails __post_init__
     for sec, cls in pairs.items():
         want = [keys(c) for c in cls] if isinstance(cls, list) else keys(cls)
@@ -374,8 +456,9 @@ def _same_logits(model, hf_dir: Path) -> None:
         assert torch.equal(v, back.state_dict()[k]), k
 
 
-@pytest.mark.parametrize("tp,interleaved,tied", [(1, False, True), (2, False, False),
-                                                  (2, True, True)])
+@pytest.mark.parametrize(
+    "tp,interleaved,tied", [(1, False, True), (2, False, False), (2, True, True)]
+)
 def test_checkpoint_to_hf(tmp_path: Path, tok: Path, tp: int, interleaved: bool, tied: bool):
     model = _synthetic_checkpoint(tmp_path / "ckpt", tok, tp, interleaved, tied)
     step = tmp_path / "ckpt/7"
@@ -386,7 +469,7 @@ def test_checkpoint_to_hf(tmp_path: Path, tok: Path, tp: int, interleaved: bool,
     assert set(qkv) <= set(files)
     assert "model/decoder/1/pp_block/input_layernorm/model_weight.safetensors" in files
     assert "model/final_layer_norm/pp_block/model_weight.safetensors" in files
-    assert any("lm_head" in f for f in files) is not tied   # tied: stored once, as the embedding
+    assert any("lm_head" in f for f in files) is not tied  # tied: stored once, as the embedding
     from safetensors import safe_open
 
     with safe_open(str(step / "model" / qkv[-1]), framework="pt") as fh:
@@ -396,7 +479,8 @@ def test_checkpoint_to_hf(tmp_path: Path, tok: Path, tp: int, interleaved: bool,
         assert meta["local_global_slices_pairs"] == (
             "0,32,None|None,None,None#32,64,None|None,None,None;"
             "32,48,None|None,None,None#80,96,None|None,None,None;"
-            "48,64,None|None,None,None#112,128,None|None,None,None")
+            "48,64,None|None,None,None#112,128,None|None,None,None"
+        )
         assert meta["unsharded_shape"] == "(128, 64)" and meta["version"] == "1.5"
     ck.to_hf(tmp_path / "ckpt", tmp_path / "hf", tokenizer_dir=tok)
     _same_logits(model, tmp_path / "hf")
@@ -412,22 +496,32 @@ def test_checkpoint_layout_per_nanotron_code(nc, tmp_path: Path, tok: Path) -> N
     w = ck.read_weights(tmp_path / "ckpt/7")
     name = "model.decoder.0.pp_block.attn.qkv_proj.weight"
     for r in range(2):
-        p = get_path(name, ObjectType.MODEL, ((0, 1), (r, 2), (0, 1)), False,
-                     prefix=tmp_path / "ckpt/7/model")
+        p = get_path(
+            name,
+            ObjectType.MODEL,
+            ((0, 1), (r, 2), (0, 1)),
+            False,
+            prefix=tmp_path / "ckpt/7/model",
+        )
         with safe_open(str(p), framework="pt") as fh:
             md = TensorMetadata.from_str_dict(fh.metadata())
             shard = fh.get_tensor("data")
         assert tuple(md.unsharded_shape) == tuple(w[name].shape)
         for pair in md.local_global_slices_pairs:
             assert torch.equal(shard[pair.local_slices], w[name][pair.global_slices])
-    assert get_path("model.final_layer_norm.pp_block.weight", ObjectType.MODEL, None, False,
-                    prefix=tmp_path / "ckpt/7/model").is_file()
+    assert get_path(
+        "model.final_layer_norm.pp_block.weight",
+        ObjectType.MODEL,
+        None,
+        False,
+        prefix=tmp_path / "ckpt/7/model",
+    ).is_file()
 
 
 def test_interleave_permutation() -> None:
-    w = torch.arange(8.0).unsqueeze(1).repeat(2, 3)   # two heads of 8 rows
+    w = torch.arange(8.0).unsqueeze(1).repeat(2, 3)  # two heads of 8 rows
     hf = ck._rows_per_head(w, 8, to_hf=True)
-    assert hf[:8, 0].tolist() == [0, 2, 4, 6, 1, 3, 5, 7]   # HF row i = row 2i, i+4 = row 2i+1
+    assert hf[:8, 0].tolist() == [0, 2, 4, 6, 1, 3, 5, 7]  # HF row i = row 2i, i+4 = row 2i+1
     assert torch.equal(ck._rows_per_head(hf, 8, to_hf=False), w)
 
 
