@@ -258,7 +258,7 @@ def write_run(
     """config.yaml + launch.sh (torchrun) + job.sbatch (Slurm) in out_dir; validated first."""
     import yaml
 
-    out = Path(out_dir)
+    out = Path(out_dir).resolve()
     paths = {
         "config": out / "config.yaml",
         "launch": out / "launch.sh",

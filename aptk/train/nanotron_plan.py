@@ -57,12 +57,11 @@ def data_view(src: Path, tokenizer_dir: Path, out: Path) -> Path:
     """`out`: the shards of `src` symlinked, with .ds.metadata rewritten to name `tokenizer_dir`
     (nanotron asserts metadata tokenizer == tokenizer_name_or_path; aptk writes its own name)."""
     out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("*.ds*"):  # a view of an earlier, different shard set
+        old.unlink()
     for ds in sorted(src.resolve().glob("*.ds")):
         for suffix in ("", ".index"):
-            link = out / (ds.name + suffix)
-            if link.is_symlink() or link.exists():
-                link.unlink()
-            link.symlink_to(Path(f"{ds}{suffix}"))
+            (out / (ds.name + suffix)).symlink_to(Path(f"{ds}{suffix}"))
         lines = Path(f"{ds}.metadata").read_text(encoding="utf-8").split("\n")
         lines[0] = f"{tokenizer_dir}|{lines[0].rsplit('|', 1)[1]}"
         atomic_write_text(out / f"{ds.name}.metadata", "\n".join(lines))

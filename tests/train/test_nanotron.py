@@ -146,6 +146,7 @@ def test_125m_yaml_matches_schema_and_configs(generated, tok: Path) -> None:
     ds = stage["data"]["dataset"]
     view = Path(ds["dataset_folder"][0])
     assert ds["dataset_weights"] == [1.0] and ds["tokenizer_name"] == str(tok.resolve())
+    assert sorted(p.name for p in view.iterdir()) == sorted(p.name for p in shards.iterdir())
     for f in sorted(shards.glob("*.ds")):
         assert (view / f.name).resolve() == f.resolve()
         assert (view / f"{f.name}.index").resolve() == Path(f"{f}.index").resolve()
