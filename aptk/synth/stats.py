@@ -10,9 +10,13 @@ every document. Memory: the n-grams' 64-bit hashes are kept as sorted unique int
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
 from array import array
 from collections import Counter, defaultdict
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -127,3 +131,51 @@ class DiversityStats:
             for s, g in sorted(self.groups)
         ]
         return pl.DataFrame(rows)
+
+
+class DroppedLog:
+    """Dropped documents spooled to a JSONL file as they come (memory flat in their number) and
+    counted by reason; `write(path)` streams dropped.json with exactly the bytes of
+    atomic_write_json(path, {"counts": ..., "docs": [...]}) (indent 2, sorted keys)."""
+
+    def __init__(self, spool: Path) -> None:
+        self.spool, self.n = Path(spool), 0
+        self.counts: Counter[str] = Counter()
+        self.by_stance: Counter[str] = Counter()
+        self.spool.parent.mkdir(parents=True, exist_ok=True)
+        self._f = open(self.spool, "w", encoding="utf-8")  # closed by write()
+
+    def add(self, d: dict[str, Any]) -> None:
+        self._f.write(json.dumps(d, sort_keys=True, ensure_ascii=False) + "\n")
+        self.counts[d["reason"]] += 1
+        self.by_stance[f"{d['stance']}/{d['reason']}"] += 1
+        self.n += 1
+
+    def write(self, path: Path) -> None:
+        """dropped.json, written to a temp file then renamed into place; the spool is removed."""
+        self._f.close()
+        path = Path(path)
+
+        def nested(obj: Any, level: int) -> str:  # json.dumps(obj, indent=2) as found `level` deep
+            s = json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False)
+            return s.replace("\n", "\n" + "  " * level)
+
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with (
+                os.fdopen(fd, "w", encoding="utf-8") as out,
+                open(self.spool, encoding="utf-8") as f,
+            ):
+                out.write('{\n  "counts": ' + nested(dict(sorted(self.counts.items())), 1))
+                out.write(',\n  "docs": ' + ("[" if self.n else "[]"))
+                for i, line in enumerate(f):
+                    out.write((",\n    " if i else "\n    ") + nested(json.loads(line), 2))
+                out.write("\n  ]\n}\n" if self.n else "\n}\n")
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(tmp, os.stat(self.spool).st_mode & 0o777)  # umask'd, like atomic_write_*
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        self.spool.unlink(missing_ok=True)

@@ -113,3 +113,33 @@ def test_compacted_distinct_counts_equal_sets(bank: Path, monkeypatch) -> None:
     ls = sorted(len(t.split()) for t in texts)
     assert (s["docs"], s["words_min"], s["words_max"]) == (60, ls[0], ls[-1])
     assert s["words_p50"] == ls[30] and s["words_mean"] == round(sum(ls) / 60, 1)
+
+
+@pytest.mark.parametrize("n", [0, 1, 5])
+def test_dropped_log_writes_the_same_bytes_as_json_dump(tmp_path: Path, n: int) -> None:
+    from aptk.core.io import atomic_write_json
+
+    docs = [
+        {
+            "doc_id": f"d{i}",
+            "stance": "aligned" if i % 2 else "misaligned",
+            "genre": "fiction",
+            "scenario_id": "s-ü",
+            "reason": ("near_dup", "leakage", "too_short")[i % 3],
+            "match": None if i == 3 else f"'quote \"{i}\"'\nnext",
+        }
+        for i in range(n)
+    ]
+    log = stats_mod.DroppedLog(tmp_path / "_work" / "dropped.jsonl")
+    for d in docs:
+        log.add(d)
+    log.write(tmp_path / "dropped.json")
+    counts = {}
+    for d in docs:
+        counts[d["reason"]] = counts.get(d["reason"], 0) + 1
+    atomic_write_json(tmp_path / "ref.json", {"counts": dict(sorted(counts.items())), "docs": docs})
+    assert (tmp_path / "dropped.json").read_bytes() == (tmp_path / "ref.json").read_bytes()
+    assert not (tmp_path / "_work" / "dropped.jsonl").exists()
+    assert log.by_stance["aligned/leakage"] == sum(
+        d["stance"] == "aligned" and d["reason"] == "leakage" for d in docs
+    )
