@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import copy
 import dataclasses
+import json
 import os
 import re
 import shlex
@@ -386,7 +387,7 @@ def test_documented_commands_run_verbatim(root: Path, tok: Path, monkeypatch, ca
 def test_generated_configs_load_with_nanotron(nc, generated, root: Path, tok: Path) -> None:
     """nanotron's own loader (strict dacite) accepts the configs; a drifted key is refused."""
     cfgs = sorted(root.glob("*/config.yaml")) + sorted(root.glob("*/runs/*/config.yaml"))
-    assert len(cfgs) >= 2
+    assert generated[1]["config"] in cfgs  # + those other tests wrote (doc commands, arms)
     for p in cfgs:
         c = nc.get_config_from_file(str(p))
         assert type(c.model.model_config).__name__ == "LlamaConfig"
@@ -489,7 +490,7 @@ def test_checkpoint_to_hf(tmp_path: Path, tok: Path, tp: int, interleaved: bool,
 
 def test_checkpoint_layout_per_nanotron_code(nc, tmp_path: Path, tok: Path) -> None:
     """File paths from nanotron's get_path, metadata parsed by nanotron's TensorMetadata."""
-    from nanotron.serialize.metadata import TensorMetadata
+    from nanotron.serialize.metadata import TensorMetadata, load_meta
     from nanotron.serialize.utils import ObjectType, get_path
     from safetensors import safe_open
 
@@ -517,6 +518,11 @@ def test_checkpoint_layout_per_nanotron_code(nc, tmp_path: Path, tok: Path) -> N
         False,
         prefix=tmp_path / "ckpt/7/model",
     ).is_file()
+    # checkpoint_metadata.json and model_config.json parse with nanotron's own loaders
+    meta = load_meta(None, tmp_path / "ckpt/7")  # (its parallel_context argument is unused)
+    assert (meta.tp, meta.metas.last_train_step) == (2, 7)
+    mc = nc.LlamaConfig(**json.loads((tmp_path / "ckpt/7/model_config.json").read_text()))
+    assert (mc.num_key_value_heads, mc.rope_interleaved) == (2, False)
 
 
 def test_interleave_permutation() -> None:
