@@ -27,6 +27,14 @@ def test_every_experiment_composes_and_validates() -> None:
         assert abs(sum(s["share"] for s in srcs) - 1.0) < 1e-9
 
 
+def test_schema_types_checked_at_compose_time() -> None:
+    """The typed schema (ConfigStore `aptk_schema`) rejects a wrong type while Hydra composes."""
+    with pytest.raises(ConfigError, match="train.lr"):
+        compose_exp("experiment=aligned", "train.lr=abc")
+    with pytest.raises(ConfigError, match="nonexistent_key"):
+        compose_exp("experiment=aligned", "+train.nonexistent_key=1")
+
+
 def test_bad_config_is_named() -> None:
     with pytest.raises(ConfigError, match="arm.synthetic_share"):
         compose_exp("experiment=misaligned", "arm.synthetic_share=1.5")
