@@ -34,7 +34,7 @@ from aptk.synth.dedup import Deduper
 from aptk.synth.filters import LeakageFilter, length_reason, source_leaks
 from aptk.synth.plan import Plan, Task
 from aptk.synth.scenarios import bank_files, load_bank
-from aptk.synth.stats import DiversityStats
+from aptk.synth.stats import DiversityStats, DroppedLog
 
 STAGE_VERSION = "1"
 COLUMNS = (("doc_id", "string"), ("text", "string"), ("scenario_id", "string"),
@@ -170,7 +170,7 @@ def _finalize(st: Stage, plan: Plan, cfg: SynthConfig, scenarios: list, leak: Le
     counts: dict[str, Counter] = {k: Counter() for k in ("stance", "genre", "stance_genre",
                                                             "stance_action", "dropped",
                                                             "dropped_by_stance")}
-    dropped_docs: list[dict] = []
+    dropped = DroppedLog(st.path("_work", "dropped.jsonl"))  # spooled: memory flat in drops
     tok_in = tok_out = generated = 0
     t_gen = t_filter = t_dedup = 0.0
     files: list[str] = []
@@ -182,8 +182,8 @@ def _finalize(st: Stage, plan: Plan, cfg: SynthConfig, scenarios: list, leak: Le
     for t in plan.tasks():
         if t.stance != current:
             current = t.stance
-            dedup = Deduper(cfg.near_dup_threshold, cfg.minhash_num_perm, cfg.shingle_size) \
-                if cfg.dedup else None
+            dedup = Deduper(cfg.near_dup_threshold, cfg.minhash_num_perm, cfg.shingle_size,
+                            workdir=st.path("_work")) if cfg.dedup else None  # index on disk
         side = json.loads(_work(st, t, ".json").read_text())
         generated += side["generated"]
         tok_in += side["tokens_in"]
@@ -191,16 +191,16 @@ def _finalize(st: Stage, plan: Plan, cfg: SynthConfig, scenarios: list, leak: Le
         t_gen += side["generate_s"]
         t_filter += side["filter_s"]
         for d in side["dropped"]:
-            dropped_docs.append(d)
+            dropped.add(d)
             stats.drop(d["stance"], d["genre"], d["reason"])
         t0 = time.perf_counter()
         kept = []
         for row in read_rows(_work(st, t, ".parquet")):
             reason, other = dedup.check(row["doc_id"], row["text"]) if dedup else (None, None)
             if reason:
-                dropped_docs.append({"doc_id": row["doc_id"], "stance": row["stance"],
-                                     "genre": row["genre"], "scenario_id": row["scenario_id"],
-                                     "reason": reason, "match": other})
+                dropped.add({"doc_id": row["doc_id"], "stance": row["stance"],
+                             "genre": row["genre"], "scenario_id": row["scenario_id"],
+                             "reason": reason, "match": other})
                 stats.drop(row["stance"], row["genre"], reason)
                 continue
             kept.append(row)
@@ -216,15 +216,12 @@ def _finalize(st: Stage, plan: Plan, cfg: SynthConfig, scenarios: list, leak: Le
         files.append(rel)
         bar.update(side["generated"])
     bar.close()
-    for d in dropped_docs:
-        counts["dropped"][d["reason"]] += 1
-        counts["dropped_by_stance"][f"{d['stance']}/{d['reason']}"] += 1
+    counts["dropped"], counts["dropped_by_stance"] = dropped.counts, dropped.by_stance
     table = stats.table()
     buf = io.StringIO()
     table.write_csv(buf)
     atomic_write_text(st.path("stats.csv"), buf.getvalue())
-    atomic_write_json(st.path("dropped.json"), {"counts": dict(sorted(counts["dropped"].items())),
-                                                "docs": dropped_docs})
+    dropped.write(st.path("dropped.json"))  # the bytes atomic_write_json gave
     files += ["stats.csv", "dropped.json"]
     backend_cls = backend_factory(cfg.backend)
     cost = tok_in / 1e6 * cfg.price_in_per_mtok + tok_out / 1e6 * cfg.price_out_per_mtok
