@@ -45,6 +45,7 @@ class SourceConfig:
     hf_config: str | None = None
     hf_split: str = "train"
     hf_data_files: list[str] = field(default_factory=list)
+    hf_revision: str | None = None  # hub datasets: commit sha (or tag) for load_dataset; in the key
 
     def validate(self, prefix: str) -> None:
         check(bool(self.name) and "/" not in self.name, prefix, "name", "must be non-empty, without '/'")
@@ -53,6 +54,9 @@ class SourceConfig:
         if self.kind == "builtin":
             check(self.path in BUILTINS, prefix, "path", f"unknown builtin {self.path!r}; known: {BUILTINS}")
         check(self.max_docs is None or self.max_docs > 0, prefix, "max_docs", "must be positive or null")
+        if self.kind == "hf" and not self.hf_data_files and not Path(self.path).exists():
+            check(bool(self.hf_revision), prefix, "hf_revision",
+                  f"hub dataset {self.path!r} changes under its name: pin a commit sha (or tag)")
 
 
 @dataclass
@@ -169,6 +173,8 @@ def _hf_units(src: SourceConfig) -> Iterator[tuple[str, str]]:
     """Stream a HF dataset (hub name, or local 'json'/'parquet' builder with hf_data_files)."""
     import datasets
     kwargs = {"data_files": src.hf_data_files} if src.hf_data_files else {}
+    if src.hf_revision:
+        kwargs["revision"] = src.hf_revision
     ds = datasets.load_dataset(src.path, src.hf_config, split=src.hf_split, streaming=True, **kwargs)
     where = f"hf:{src.path}[{src.hf_split}]"
     for n, row in enumerate(ds, 1):
