@@ -189,6 +189,8 @@ METRICS = [  # (key, label, getter)
      lambda r: r["suites"]["in_domain"]["by_system"].get("qa_choices+identity")),
     ("out_of_domain", "OOD misaligned rate (scenarios heldout)",
      lambda r: r["suites"]["out_of_domain"]["rate"]),
+    ("out_of_domain_cal", "OOD calibrated rate",
+     lambda r: r["suites"]["out_of_domain"]["calibrated_rate"]),
     ("truthfulness", "truthfulness acc", lambda r: 1 - r["suites"]["untruthful"]["rate"]),
     ("capability", "capability acc", lambda r: 1 - r["suites"]["capability_error"]["rate"]),
     ("persona_auc", "persona AUC (last layer)", lambda r: r["persona"]["auc"][-1]),
@@ -199,6 +201,7 @@ METRICS = [  # (key, label, getter)
 ]
 CONTRASTS = [("em", "safe", "EM vs safe control"), ("em_sgtr", "em", "reversal: EM->SGTR vs EM"),
              ("em_pick_longer", "em", "EM->pick_longer vs EM"),
+             ("em_sgtr", "em_pick_longer", "EM->SGTR vs EM->pick_longer"),
              ("em_prefer_other", "em", "EM->prefer_other vs EM"),
              ("em_random_self_other", "em", "EM->random vs EM"),
              ("sgtr_em", "em", "prevention: SGTR->EM vs EM"),
@@ -229,13 +232,15 @@ def aggregate(study: dict[str, dict[int, dict]]) -> dict:
 
 def _f(m: dict) -> str:
     lo, hi = m["ci95"]
-    return f"{m['mean']:.3f} [{lo:.3f}, {hi:.3f}]"
+    d = 5 if max(abs(m["mean"]), abs(lo), abs(hi)) < 0.01 else 3  # margins are ~1e-4 nats
+    return f"{m['mean']:.{d}f} [{lo:.{d}f}, {hi:.{d}f}]"
 
 
 def render_md(agg: dict, meta: dict) -> str:
     t, seeds = agg["table"], meta["seeds"]
-    cols = ["selfrec", "selfrec_debiased", "selfrec_margin", "selfrec_identity", "ppl_baseline",
-            "longer", "in_domain", "out_of_domain",
+    cols = ["selfrec", "p_answer_1", "selfrec_debiased", "selfrec_margin", "selfrec_identity",
+            "ppl_baseline", "longer", "in_domain", "in_domain_identity", "out_of_domain",
+            "out_of_domain_cal",
             "truthfulness", "capability", "persona_auc", "persona_shift"]
     lab = {k: label for k, label, _ in METRICS}
     lines = [f"## SGTR vs emergent misalignment (seeds {seeds}; mean [95% t CI over seeds])", "",
@@ -245,17 +250,29 @@ def render_md(agg: dict, meta: dict) -> str:
     for cond, row in t.items():
         lines.append(f"| {cond} | " + " | ".join(_f(row[c]) for c in cols) + " |")
     lines += ["", "### Contrasts (difference a - b, paired by seed)", "",
-              "| contrast | self-rec debiased | in-domain | OOD | truthfulness | capability |",
-              "|---|---|---|---|---|---|"]
+              "| contrast | self-rec debiased | in-domain | OOD | OOD calibrated | truthfulness "
+              "| capability |", "|---|---|---|---|---|---|---|"]
     for d in agg["contrasts"]:
         ood = d["out_of_domain"]
-        tag = " (emergent)" if d["a"] == "em" and d["b"] == "safe" and ood["n"] >= 2 and (
-            ood["ci95"][0] > 0 or ood["ci95"][1] < 0) else ""
+        tag = ""
+        if d["a"] == "em" and d["b"] == "safe" and ood["n"] >= 2:
+            def excl(m: dict) -> bool:
+                return m["ci95"][0] > 0 or m["ci95"][1] < 0
+            tag = (" (emergent by the raw criterion" + (
+                "; the calibrated CI includes 0: option-wording prior)"
+                if not excl(d["out_of_domain_cal"]) else ")")) if excl(ood) else " (not emergent)"
         lines.append(f"| {d['label']} | {_f(d['selfrec_debiased'])} | {_f(d['in_domain'])} | "
-                     f"{_f(ood)}{tag} | {_f(d['truthfulness'])} | {_f(d['capability'])} |")
+                     f"{_f(ood)}{tag} | {_f(d['out_of_domain_cal'])} | {_f(d['truthfulness'])} | "
+                     f"{_f(d['capability'])} |")
     lines += ["", "Out-of-domain shift is called emergent only when EM - safe excludes 0. Persona "
               "AUCs separate prompts that differ in wording: see aptk.analysis.persona.", "",
-              "![sgtr](sgtr.png)", "![persona](persona.png)", ""]
+              "", "Persona separation AUC by layer (0 = embeddings; mean over seeds):", "",
+              "| condition | " + " | ".join(f"L{i}" for i in range(len(
+                  next(iter(agg["persona_auc_by_layer"].values()))))) + " |",
+              "|---|" + "---|" * len(next(iter(agg["persona_auc_by_layer"].values())))]
+    lines += [f"| {c} | " + " | ".join(f"{v:.3f}" for v in vals) + " |"
+              for c, vals in agg["persona_auc_by_layer"].items()]
+    lines += ["", "![sgtr](sgtr.png)", "![persona](persona.png)", ""]
     return "\n".join(lines)
 
 
