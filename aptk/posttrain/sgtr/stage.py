@@ -227,9 +227,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--base", default=None, help="sgtr with self_source=base: the base model")
     ap.add_argument("--out", default="outputs")
     ap.add_argument("overrides", nargs="*", help="key=value, e.g. mode=prefer_other seed=1")
-    a = ap.parse_args(argv)
+    a, rest = ap.parse_known_args(argv)  # key=value may follow the options
+    a.overrides = [*a.overrides, *rest]
     if a.stage == "summaries":
-        scfg = build(SummaryConfig, dict(o.split("=", 1) for o in a.overrides) or {}, "summaries")
+        import yaml
+        kv = dict(o.split("=", 1) for o in a.overrides)
+        scfg = build(SummaryConfig, {k: yaml.safe_load(v) for k, v in kv.items()}, "summaries")
         print(summaries(scfg, a.model, a.out))
     elif a.stage == "em":
         print(run_em(build(EMConfig, compose_group("posttrain", "em", a.overrides), "em"),
