@@ -178,6 +178,8 @@ METRICS = [  # (key, label, getter)
      lambda r: r["selfrec"]["identity"]["accuracy"]),
     ("selfrec_base", "self-rec acc (self = base summaries)",
      lambda r: r["selfrec_base"]["none"]["accuracy"]),
+    ("selfrec_base_debiased", "self-rec debiased acc (self = base summaries)",
+     lambda r: r["selfrec_base"]["none"]["debiased_accuracy"]),
     ("selfrec_debiased", "self-rec debiased acc",
      lambda r: r["selfrec"]["none"]["debiased_accuracy"]),
     ("selfrec_margin", "self-rec margin (nats)", lambda r: r["selfrec"]["none"]["mean_margin"]),
@@ -239,6 +241,7 @@ def _f(m: dict) -> str:
 def render_md(agg: dict, meta: dict) -> str:
     t, seeds = agg["table"], meta["seeds"]
     cols = ["selfrec", "p_answer_1", "selfrec_debiased", "selfrec_margin", "selfrec_identity",
+            "selfrec_base_debiased",
             "ppl_baseline", "longer", "in_domain", "in_domain_identity", "out_of_domain",
             "out_of_domain_cal",
             "truthfulness", "capability", "persona_auc", "persona_shift"]
