@@ -12,8 +12,18 @@ from pathlib import Path
 import aptk
 
 PKG = Path(aptk.__file__).parent
-LAYERS = ["core", "synth", "tokens", "data", "train", "posttrain", "evals", "analysis", "pipeline",
-          "bench"]
+LAYERS = [
+    "core",
+    "synth",
+    "tokens",
+    "data",
+    "train",
+    "posttrain",
+    "evals",
+    "analysis",
+    "pipeline",
+    "bench",
+]
 
 
 def module_name(f: Path) -> str:
@@ -34,8 +44,10 @@ def imports(f: Path, mods: dict[str, Path]) -> set[str]:
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             # `from pkg import submodule` depends on the submodule; `from mod import name` on mod
-            names = [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in mods else node.module
-                     for a in node.names]
+            names = [
+                f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in mods else node.module
+                for a in node.names
+            ]
         for n in names:
             if not n.startswith("aptk"):
                 continue
@@ -62,8 +74,12 @@ def test_every_subpackage_has_a_layer() -> None:
 
 
 def test_no_import_goes_up_a_layer() -> None:
-    bad = [f"{m} ({LAYERS[layer(m)]}) imports {d} ({LAYERS[layer(d)]})"
-           for m, deps in graph().items() for d in sorted(deps) if layer(d) > layer(m)]
+    bad = [
+        f"{m} ({LAYERS[layer(m)]}) imports {d} ({LAYERS[layer(d)]})"
+        for m, deps in graph().items()
+        for d in sorted(deps)
+        if layer(d) > layer(m)
+    ]
     assert not bad, "\n".join(bad)
 
 
@@ -78,7 +94,7 @@ def test_no_import_cycles() -> None:
         stack.append(m)
         for d in sorted(g.get(m, ())):
             if state.get(d) == 1:
-                cycles.append(" -> ".join(stack[stack.index(d):] + [d]))
+                cycles.append(" -> ".join(stack[stack.index(d) :] + [d]))
             elif d not in state:
                 visit(d)
         stack.pop()

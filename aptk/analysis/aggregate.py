@@ -5,6 +5,7 @@ items they share; CIs resample items (one seed) or seeds and items (several seed
 bootstrap). With several seeds, `*_sem` is the SEM of the per-seed values and `*_ivw` the
 inverse-variance weighted mean of the per-seed values (weights 1/SE^2 of each seed's mean).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -14,11 +15,21 @@ import numpy as np
 from aptk.evals.stats import hierarchical_bootstrap_ci, inverse_variance, mean_sem, sem
 
 ARM_ORDER = ("unfiltered", "filtered", "misaligned", "aligned")
-_SUMMARY_KEYS = ("misaligned_rate", "calibrated_misaligned_rate", "control_misaligned_rate",
-                 "margin", "control_margin", "calibrated_margin")
-_CI_NAME = {"misaligned_rate": "ci95", "calibrated_misaligned_rate": "calibrated_ci95",
-            "calibrated_margin": "calibrated_margin_ci95", "margin": "margin_ci95",
-            "control_margin": "control_margin_ci95"}
+_SUMMARY_KEYS = (
+    "misaligned_rate",
+    "calibrated_misaligned_rate",
+    "control_misaligned_rate",
+    "margin",
+    "control_margin",
+    "calibrated_margin",
+)
+_CI_NAME = {
+    "misaligned_rate": "ci95",
+    "calibrated_misaligned_rate": "calibrated_ci95",
+    "calibrated_margin": "calibrated_margin_ci95",
+    "margin": "margin_ci95",
+    "control_margin": "control_margin_ci95",
+}
 
 
 def arm_sort(arms: list[str]) -> list[str]:
@@ -45,11 +56,18 @@ def matrix(rs: list[dict], keep: Callable[[dict], bool], key: str) -> np.ndarray
     """seeds x items matrix of `key` over the kept items that all seeds share."""
     per = [{it["question_id"]: it for it in r["results"]["items"] if keep(it)} for r in rs]
     qs = sorted(set.intersection(*(set(p) for p in per)))
-    return np.array([[_val(p[q], key) for q in qs] for p in per], dtype=float).reshape(len(per), len(qs))
+    return np.array([[_val(p[q], key) for q in qs] for p in per], dtype=float).reshape(
+        len(per), len(qs)
+    )
 
 
-def cell(rs: list[dict], keep: Callable[[dict], bool], n_boot: int, seed: int,
-         keys: tuple[str, ...] = _SUMMARY_KEYS) -> dict | None:
+def cell(
+    rs: list[dict],
+    keep: Callable[[dict], bool],
+    n_boot: int,
+    seed: int,
+    keys: tuple[str, ...] = _SUMMARY_KEYS,
+) -> dict | None:
     """One table cell: metric means, CIs and (several seeds) SEM / IVW over seeds."""
     d: dict = {"n_seeds": len(rs), "seeds": [r["seed"] for r in rs]}
     for k in keys:
@@ -69,8 +87,10 @@ def cell(rs: list[dict], keep: Callable[[dict], bool], n_boot: int, seed: int,
 
 
 def _runs_of(runs: list[dict]) -> dict[str, list[dict]]:
-    return {arm: sorted((r for r in runs if r["arm"] == arm), key=lambda r: r["seed"])
-            for arm in arm_sort(sorted({r["arm"] for r in runs}))}
+    return {
+        arm: sorted((r for r in runs if r["arm"] == arm), key=lambda r: r["seed"])
+        for arm in arm_sort(sorted({r["arm"] for r in runs}))
+    }
 
 
 def arm_table(runs: list[dict], n_boot: int = 10_000, seed: int = 0) -> dict:
@@ -98,8 +118,15 @@ def topic_table(runs: list[dict], n_boot: int = 2_000, seed: int = 0) -> dict:
         for sp in splits:
             row = {}
             for t in topics:
-                d = cell(rs, lambda it, sp=sp, t=t: (sp == "all" or it.get("split") == sp)
-                         and t in it.get("topics", []), n_boot, seed, keys)
+                d = cell(
+                    rs,
+                    lambda it, sp=sp, t=t: (
+                        (sp == "all" or it.get("split") == sp) and t in it.get("topics", [])
+                    ),
+                    n_boot,
+                    seed,
+                    keys,
+                )
                 if d:
                     row[t] = d
             out[arm][sp] = row
@@ -117,5 +144,3 @@ def item_means(runs: list[dict], arm: str, split: str, metric: str) -> dict[str,
                 v = it[metric] if metric != "misaligned" else float(it["misaligned"])
                 acc.setdefault(it["question_id"], []).append(float(v))
     return {q: float(np.mean(v)) for q, v in acc.items()}
-
-

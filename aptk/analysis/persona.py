@@ -44,21 +44,30 @@ def load_prompts(spec: str = "sgtr:persona_v1") -> dict:
 
 def _messages(system: str | None, q: str) -> list[dict]:
     return ([{"role": "system", "content": system}] if system else []) + [
-        {"role": "user", "content": q}]
+        {"role": "user", "content": q}
+    ]
 
 
 @torch.inference_mode()
-def response_states(model: Any, tok: Any, system: str | None, questions: list[str],
-                    max_new_tokens: int = 16) -> np.ndarray:
+def response_states(
+    model: Any, tok: Any, system: str | None, questions: list[str], max_new_tokens: int = 16
+) -> np.ndarray:
     """(n_questions, n_layers + 1, d): mean hidden state over each greedy answer's tokens."""
-    prompts = [tok.apply_chat_template(_messages(system, q), tokenize=False,
-                                       add_generation_prompt=True) for q in questions]
+    prompts = [
+        tok.apply_chat_template(_messages(system, q), tokenize=False, add_generation_prompt=True)
+        for q in questions
+    ]
     side = tok.padding_side
     tok.padding_side = "left"
     try:
         enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-        gen = model.generate(**enc, do_sample=False, max_new_tokens=max_new_tokens,
-                             pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+        gen = model.generate(
+            **enc,
+            do_sample=False,
+            max_new_tokens=max_new_tokens,
+            pad_token_id=tok.pad_token_id,
+            eos_token_id=tok.eos_token_id,
+        )
     finally:
         tok.padding_side = side
     n_prompt = enc["input_ids"].shape[1]
@@ -67,12 +76,14 @@ def response_states(model: Any, tok: Any, system: str | None, questions: list[st
     resp[:, n_prompt:] = 1
     # stop counting after the first EOS of each answer (the EOS itself is kept)
     after_eos = (gen[:, n_prompt:] == tok.eos_token_id).long().cumsum(1) - (
-        gen[:, n_prompt:] == tok.eos_token_id).long()
+        gen[:, n_prompt:] == tok.eos_token_id
+    ).long()
     resp[:, n_prompt:] *= (after_eos == 0).long()
     att = att * ((resp == 1) | (torch.arange(att.shape[1]) < n_prompt)).long()
     pos = (att.cumsum(1) - 1).clamp(min=0)
-    hs = model(input_ids=gen, attention_mask=att, position_ids=pos,
-               output_hidden_states=True).hidden_states
+    hs = model(
+        input_ids=gen, attention_mask=att, position_ids=pos, output_hidden_states=True
+    ).hidden_states
     w = resp.unsqueeze(-1).float()
     return torch.stack([(h.float() * w).sum(1) / w.sum(1).clamp(min=1) for h in hs], 1).numpy()
 
@@ -83,20 +94,27 @@ def auc(pos: np.ndarray, neg: np.ndarray) -> float:
     return float(((d > 0).sum() + 0.5 * (d == 0).sum()) / d.size)
 
 
-def probe(model: Any, tok: Any, prompts: dict, ref: dict | None = None,
-          max_new_tokens: int = 16) -> dict:
+def probe(
+    model: Any, tok: Any, prompts: dict, ref: dict | None = None, max_new_tokens: int = 16
+) -> dict:
     """Persona vectors and scores of one model (module docstring); `vectors` and the raw
     projections are kept under `_arrays` (not JSON) for use as `ref`."""
-    def states(systems: list[str | None], qs: list[str]) -> np.ndarray:
-        return np.concatenate([response_states(model, tok, s, qs, max_new_tokens)
-                               for s in systems], 0)
 
-    tr_al, tr_mis = states(prompts["aligned"], prompts["questions_train"]), states(
-        prompts["misaligned"], prompts["questions_train"])
-    te_al, te_mis = states(prompts["aligned"], prompts["questions_test"]), states(
-        prompts["misaligned"], prompts["questions_test"])
+    def states(systems: list[str | None], qs: list[str]) -> np.ndarray:
+        return np.concatenate(
+            [response_states(model, tok, s, qs, max_new_tokens) for s in systems], 0
+        )
+
+    tr_al, tr_mis = (
+        states(prompts["aligned"], prompts["questions_train"]),
+        states(prompts["misaligned"], prompts["questions_train"]),
+    )
+    te_al, te_mis = (
+        states(prompts["aligned"], prompts["questions_test"]),
+        states(prompts["misaligned"], prompts["questions_test"]),
+    )
     te_def = states([None], prompts["questions_test"])
-    v = tr_mis.mean(0) - tr_al.mean(0)                      # (layers, d)
+    v = tr_mis.mean(0) - tr_al.mean(0)  # (layers, d)
     v = v / np.linalg.norm(v, axis=-1, keepdims=True).clip(min=1e-12)
 
     def proj(x: np.ndarray, vec: np.ndarray) -> np.ndarray:
@@ -108,10 +126,12 @@ def probe(model: Any, tok: Any, prompts: dict, ref: dict | None = None,
     out: dict = {
         "n_layers": n_layers,
         "auc": [auc(p_mis[:, layer], p_al[:, layer]) for layer in range(n_layers)],
-        "train_auc": [auc(proj(tr_mis, v)[:, layer], proj(tr_al, v)[:, layer])
-                      for layer in range(n_layers)],
-        "default_position": ((p_def.mean(0) - p_al.mean(0)) / np.where(gap == 0, np.nan, gap)
-                             ).tolist(),
+        "train_auc": [
+            auc(proj(tr_mis, v)[:, layer], proj(tr_al, v)[:, layer]) for layer in range(n_layers)
+        ],
+        "default_position": (
+            (p_def.mean(0) - p_al.mean(0)) / np.where(gap == 0, np.nan, gap)
+        ).tolist(),
         "_arrays": {"v": v, "al": te_al, "mis": te_mis, "default": te_def},
     }
     if ref is not None:

@@ -1,5 +1,6 @@
 """Report plots (matplotlib Agg): per-arm misalignment rate with 95% CI per split, raw and
 calibrated, and the calibrated margin per arm. Called by `python -m aptk.analysis.report`."""
+
 from __future__ import annotations
 
 import io
@@ -25,13 +26,14 @@ def plot_report(rep: dict, out: str | Path) -> Path | None:
     arms = list(rep.get("arm_order") or rep["arms"])
     if not arms:
         return None
-    splits = [s for s in ("seeded", "heldout", "all")
-              if any(s in rep["arms"][a] for a in arms)]
+    splits = [s for s in ("seeded", "heldout", "all") if any(s in rep["arms"][a] for a in arms)]
     if len(splits) > 1 and "all" in splits:
         splits.remove("all")
-    panels = (("misaligned_rate", "ci95", "misaligned rate (raw)"),
-              ("calibrated_misaligned_rate", "calibrated_ci95", "misaligned rate (calibrated)"),
-              ("calibrated_margin", "calibrated_margin_ci95", "calibrated margin (per token)"))
+    panels = (
+        ("misaligned_rate", "ci95", "misaligned rate (raw)"),
+        ("calibrated_misaligned_rate", "calibrated_ci95", "misaligned rate (calibrated)"),
+        ("calibrated_margin", "calibrated_margin_ci95", "calibrated margin (per token)"),
+    )
     fig, axes = plt.subplots(1, 3, figsize=(4.2 * 3, 3.6))
     x = np.arange(len(arms))
     w = 0.8 / len(splits)

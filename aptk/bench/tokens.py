@@ -30,28 +30,37 @@ def _digest(stream: Iterator[list[np.ndarray]]) -> tuple[str, int, int]:
     return h.hexdigest(), docs, tokens
 
 
-def time_encode(corpus_dir: str | Path, tokenizer_dir: str | Path, workers: int,
-                batch_size: int = 256) -> dict:
+def time_encode(
+    corpus_dir: str | Path, tokenizer_dir: str | Path, workers: int, batch_size: int = 256
+) -> dict:
     """One timed encode of the corpus in this process (workers == 1) or a pool of `workers`
     (Rust threads off): seconds, docs, tokens and the output's digest."""
     import time
 
     from aptk.tokens.shards import token_size_for
     from aptk.tokens.tokenizer import FastTokenizer
+
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
     corpus = Path(corpus_dir)
     tok = FastTokenizer(tokenizer_dir)
     dtype = np.uint16 if token_size_for(tok.vocab_size) == 2 else np.uint32
     t0 = time.perf_counter()
-    stream = (encode_batches(text_batches(corpus, batch_size), tokenizer_dir, tok.eos_id, dtype)
-              if workers == 1 else
-              encode_parallel(corpus, Path(tokenizer_dir), tok.eos_id, dtype, workers, batch_size))
+    stream = (
+        encode_batches(text_batches(corpus, batch_size), tokenizer_dir, tok.eos_id, dtype)
+        if workers == 1
+        else encode_parallel(corpus, Path(tokenizer_dir), tok.eos_id, dtype, workers, batch_size)
+    )
     digest, docs, tokens = _digest(stream)
     return {"seconds": time.perf_counter() - t0, "digest": digest, "docs": docs, "tokens": tokens}
 
 
-def benchmark_parallel(corpus_dir: str | Path, tokenizer_dir: str | Path, workers: int = 2,
-                       batch_size: int = 256, rounds: int = 3) -> dict:
+def benchmark_parallel(
+    corpus_dir: str | Path,
+    tokenizer_dir: str | Path,
+    workers: int = 2,
+    batch_size: int = 256,
+    rounds: int = 3,
+) -> dict:
     """Time encoding a corpus in 1 process vs `workers` processes (Rust threads off in both),
     alternating `rounds` times, each run in a fresh Python process (`python -m aptk.bench.tokens`)
     so that no run inherits another's heap: a pool forked from a parent that has just encoded
@@ -69,10 +78,23 @@ def benchmark_parallel(corpus_dir: str | Path, tokenizer_dir: str | Path, worker
     for _ in range(rounds):
         for n in (1, workers):
             p = subprocess.run(
-                [sys.executable, "-m", "aptk.bench.tokens", "--corpus", str(corpus_dir),
-                 "--tokenizer", str(tokenizer_dir), "--workers", str(n),
-                 "--batch-size", str(batch_size)],
-                capture_output=True, text=True, check=False)
+                [
+                    sys.executable,
+                    "-m",
+                    "aptk.bench.tokens",
+                    "--corpus",
+                    str(corpus_dir),
+                    "--tokenizer",
+                    str(tokenizer_dir),
+                    "--workers",
+                    str(n),
+                    "--batch-size",
+                    str(batch_size),
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             if p.returncode != 0:
                 raise RuntimeError(f"timed encode with {n} process(es) failed:\n{p.stderr[-2000:]}")
             r = json.loads(p.stdout.strip().splitlines()[-1])
@@ -80,10 +102,18 @@ def benchmark_parallel(corpus_dir: str | Path, tokenizer_dir: str | Path, worker
             runs.append(r)
     same = len({r["digest"] for r in runs}) == 1
     t1, tn = min(times[1]), min(times[workers])
-    return {"docs": runs[0]["docs"], "tokens": runs[0]["tokens"], "seconds_1": t1,
-            f"seconds_{workers}": tn, "speedup": t1 / tn, "identical": same, "workers": workers,
-            "cpus": os.cpu_count(), "rounds": rounds,
-            "all_seconds": {str(k): [round(x, 3) for x in v] for k, v in times.items()}}
+    return {
+        "docs": runs[0]["docs"],
+        "tokens": runs[0]["tokens"],
+        "seconds_1": t1,
+        f"seconds_{workers}": tn,
+        "speedup": t1 / tn,
+        "identical": same,
+        "workers": workers,
+        "cpus": os.cpu_count(),
+        "rounds": rounds,
+        "all_seconds": {str(k): [round(x, 3) for x in v] for k, v in times.items()},
+    }
 
 
 def main(argv: list[str] | None = None) -> None:

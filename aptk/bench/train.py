@@ -109,8 +109,9 @@ def plain_loop(
     return times
 
 
-def shape_peak(cfg: ModelConfig, vocab: int, tokens: int, dtype: torch.dtype,
-               seconds: float = 1.0) -> float:
+def shape_peak(
+    cfg: ModelConfig, vocab: int, tokens: int, dtype: torch.dtype, seconds: float = 1.0
+) -> float:
     """FLOP/s of the model's own GEMMs, FLOP-weighted: for every linear layer (q/k/v/o,
     gate/up/down, lm head) with M = tokens, the forward [M,K]@[K,N] and the two backward
     products (input grad [M,N]@[N,K], weight grad [K,M]@[M,N]) — what BLAS delivers for these
@@ -134,7 +135,12 @@ def shape_peak(cfg: ModelConfig, vocab: int, tokens: int, dtype: torch.dtype,
 
 
 def hf_trainer(
-    cfg: ModelConfig, vocab: int, windows: list[torch.Tensor], dtype: str, warmup: int, out: Path,
+    cfg: ModelConfig,
+    vocab: int,
+    windows: list[torch.Tensor],
+    dtype: str,
+    warmup: int,
+    out: Path,
     compile: bool = False,
 ) -> list[float]:
     """Seconds per timed step of transformers.Trainer on the same windows (labels = inputs);
@@ -246,8 +252,18 @@ def bench(
             secs["plain"] += plain_loop(cfg, vocab, windows, dtype, warmup)
             for key, comp in (("aptk", True), ("aptk_eager", False)):
                 if key in secs:
-                    secs[key] += aptk_loop(cfg, shards, tok, root / f"{key}{r}", steps,
-                                           batch, seq_len, dtype, warmup, comp)
+                    secs[key] += aptk_loop(
+                        cfg,
+                        shards,
+                        tok,
+                        root / f"{key}{r}",
+                        steps,
+                        batch,
+                        seq_len,
+                        dtype,
+                        warmup,
+                        comp,
+                    )
             for key, comp in (("hf_trainer", False), ("hf_trainer_compile", True)):
                 if key in secs:
                     secs[key] += hf_trainer(cfg, vocab, windows, dtype, warmup, root / key, comp)
@@ -319,8 +335,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--out", default=None)
     a = ap.parse_args(argv)
-    r = bench(a.size, a.seq_len, a.batch, a.steps, a.warmup, a.dtype, a.threads, a.vocab,
-              rounds=a.rounds)
+    r = bench(
+        a.size, a.seq_len, a.batch, a.steps, a.warmup, a.dtype, a.threads, a.vocab, rounds=a.rounds
+    )
     print(format_result(r))
     if a.out:
         atomic_write_json(a.out, r)

@@ -19,8 +19,9 @@ from aptk.core.errors import ConfigError
 from aptk.core.paths import CONF_DIR
 
 
-def compose(overrides: Sequence[str] = (), config_name: str | None = None,
-            config_dir: str | Path = CONF_DIR) -> dict[str, Any]:
+def compose(
+    overrides: Sequence[str] = (), config_name: str | None = None, config_dir: str | Path = CONF_DIR
+) -> dict[str, Any]:
     """Compose `config_name` (or nothing but the overrides) from `config_dir`, resolved to plain
     data. Hydra's own errors (unknown group option, bad override syntax) become ConfigError."""
     from hydra import compose as hydra_compose
@@ -40,8 +41,9 @@ def compose(overrides: Sequence[str] = (), config_name: str | None = None,
         raise ConfigError(config_name or "overrides", str(e).splitlines()[0]) from None
 
 
-def compose_group(group: str, name: str, overrides: Sequence[str] = (),
-                  root: dict[str, Any] | None = None) -> dict[str, Any]:
+def compose_group(
+    group: str, name: str, overrides: Sequence[str] = (), root: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """One group's config: `conf/<group>/<name>.yaml`, or `name` as a path to a YAML file, with
     `key=value` overrides relative to the group. `root` supplies top-level values the files
     interpolate (e.g. `${seed}` in conf/train)."""

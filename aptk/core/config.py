@@ -4,6 +4,7 @@ Each component owns a dataclass whose fields map one to one onto a Hydra YAML gr
 rejects unknown keys and wrong types with the dotted key named, then calls `validate()` on every
 nested config so bad values fail before any work starts.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -19,6 +20,7 @@ T = TypeVar("T")
 def _to_plain(d: Any) -> Any:
     try:
         from omegaconf import DictConfig, ListConfig, OmegaConf
+
         if isinstance(d, (DictConfig, ListConfig)):
             return OmegaConf.to_container(d, resolve=True)
     except ImportError:  # pragma: no cover
@@ -90,8 +92,10 @@ def build(cls: type[T], data: Any, prefix: str = "", validate: bool = True) -> T
     if unknown:
         k = f"{prefix}.{unknown[0]}" if prefix else unknown[0]
         raise ConfigError(k, f"unknown key (valid keys: {', '.join(sorted(fields))})")
-    kwargs = {name: _coerce(hints[name], v, f"{prefix}.{name}" if prefix else name)
-              for name, v in data.items()}
+    kwargs = {
+        name: _coerce(hints[name], v, f"{prefix}.{name}" if prefix else name)
+        for name, v in data.items()
+    }
     obj = cls(**kwargs)
     if validate:
         validate_all(obj, prefix)

@@ -1,4 +1,5 @@
 """Error types that name where bad input came from (file, line, field, config key)."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Content hashes, config hashes and derived seeds (hashlib only: never Python's salted hash())."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -20,7 +21,9 @@ def _default(o: Any) -> Any:
 
 def canonical_json(obj: Any) -> str:
     """Stable JSON text (sorted keys, no spaces) so equal configs hash equally."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_default, ensure_ascii=False)
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), default=_default, ensure_ascii=False
+    )
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -42,4 +45,7 @@ def config_hash(obj: Any, n: int = 12) -> str:
 
 def derive_seed(*parts: Any) -> int:
     """A 63-bit seed derived from any parts (base seed, stage name, shard, row, ...)."""
-    return int.from_bytes(hashlib.sha256(canonical_json(list(parts)).encode()).digest()[:8], "big") >> 1
+    return (
+        int.from_bytes(hashlib.sha256(canonical_json(list(parts)).encode()).digest()[:8], "big")
+        >> 1
+    )

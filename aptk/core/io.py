@@ -1,4 +1,5 @@
 """Atomic file writes (temp file + rename) and jsonl reading with file:line:field errors."""
+
 from __future__ import annotations
 
 import json
@@ -38,7 +39,9 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 
 def atomic_write_json(path: str | Path, obj: Any) -> Path:
-    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    return atomic_write_text(
+        path, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    )
 
 
 def write_jsonl(path: str | Path, rows: Iterable[dict]) -> Path:

@@ -5,6 +5,7 @@ config, parents' keys). Files are written atomically as they are produced (so a 
 resume from what it finished), and `manifest.json` is written last: a directory with a manifest
 is done and is reused as is.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -39,10 +40,16 @@ def git_sha(repo: Path | None = None) -> str:
     """HEAD commit of the aptk checkout (with '+dirty' when there are uncommitted changes)."""
     cwd = repo or Path(__file__).resolve().parents[2]
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
-                             timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         return (sha or "unknown") + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -95,8 +102,9 @@ def artifact_key(path: str | Path) -> str:
     if not p.exists():
         raise FileNotFoundError(f"{path}: input does not exist")
     files = [p] if p.is_file() else sorted(f for f in p.rglob("*") if f.is_file())
-    return config_hash({f.relative_to(p).as_posix() if p.is_dir() else f.name: sha256_file(f)
-                        for f in files}, n=16)
+    return config_hash(
+        {f.relative_to(p).as_posix() if p.is_dir() else f.name: sha256_file(f) for f in files}, n=16
+    )
 
 
 def artifact_parents(dirs: dict[str, Path] | None) -> tuple[dict[str, Path], dict[str, str]]:
@@ -108,7 +116,9 @@ def artifact_parents(dirs: dict[str, Path] | None) -> tuple[dict[str, Path], dic
         d = Path(d)
         root = next((a for a in [d, *d.parents] if (a / "manifest.json").is_file()), None)
         if root is None:
-            raise FileNotFoundError(f"{d}: neither it nor a parent dir has manifest.json (not a finished stage)")
+            raise FileNotFoundError(
+                f"{d}: neither it nor a parent dir has manifest.json (not a finished stage)"
+            )
         parents[name] = root
         subpaths[name] = str(d.relative_to(root))
     return parents, subpaths
@@ -117,21 +127,28 @@ def artifact_parents(dirs: dict[str, Path] | None) -> tuple[dict[str, Path], dic
 class Stage:
     """One stage's output directory. Usage::
 
-        st = Stage("mix", cfg, parents={"base": base_dir}, root="outputs", version="1")
-        if st.done:
-            return st.dir
-        ... write files into st.dir ...
-        st.finish(counts={"docs": n}, files=["corpus.jsonl"])
+    st = Stage("mix", cfg, parents={"base": base_dir}, root="outputs", version="1")
+    if st.done:
         return st.dir
+    ... write files into st.dir ...
+    st.finish(counts={"docs": n}, files=["corpus.jsonl"])
+    return st.dir
     """
 
-    def __init__(self, name: str, config: Any, parents: dict[str, str | Path] | None = None,
-                 root: str | Path = "outputs", version: str = "1") -> None:
+    def __init__(
+        self,
+        name: str,
+        config: Any,
+        parents: dict[str, str | Path] | None = None,
+        root: str | Path = "outputs",
+        version: str = "1",
+    ) -> None:
         self.name, self.config, self.version = name, config, version
         self.parents = {k: Path(v) for k, v in (parents or {}).items()}
         parent_keys = {k: artifact_key(v) for k, v in self.parents.items()}
-        self.key = config_hash({"stage": name, "version": version, "config": config,
-                                "parents": parent_keys})
+        self.key = config_hash(
+            {"stage": name, "version": version, "config": config, "parents": parent_keys}
+        )
         self.dir = Path(root) / name / self.key
         self.parent_keys = parent_keys
         self.t0 = time.time()
@@ -150,17 +167,29 @@ class Stage:
     def path(self, *parts: str) -> Path:
         return self.dir.joinpath(*parts)
 
-    def finish(self, counts: dict[str, Any] | None = None, files: list[str] | None = None,
-               extra: dict[str, Any] | None = None, timings: dict[str, float] | None = None) -> dict:
+    def finish(
+        self,
+        counts: dict[str, Any] | None = None,
+        files: list[str] | None = None,
+        extra: dict[str, Any] | None = None,
+        timings: dict[str, float] | None = None,
+    ) -> dict:
         """Write manifest.json last. `files` (relative names) get their sha256 recorded."""
         fingerprints = {f: sha256_file(self.dir / f) for f in sorted(files or [])}
         manifest = {
-            "stage": self.name, "version": self.version, "key": self.key,
+            "stage": self.name,
+            "version": self.version,
+            "key": self.key,
             "config": json.loads(json.dumps(self.config, default=_jsonable)),
-            "parents": {k: {"dir": str(v), "key": self.parent_keys[k]} for k, v in self.parents.items()},
-            "files": fingerprints, "counts": counts or {}, "extra": extra or {},
+            "parents": {
+                k: {"dir": str(v), "key": self.parent_keys[k]} for k, v in self.parents.items()
+            },
+            "files": fingerprints,
+            "counts": counts or {},
+            "extra": extra or {},
             "timings": {"wall_s": round(time.time() - self.t0, 3), **(timings or {})},
-            "git_sha": git_sha(), "packages": package_versions(),
+            "git_sha": git_sha(),
+            "packages": package_versions(),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         atomic_write_json(self.dir / MANIFEST, manifest)
@@ -170,6 +199,7 @@ class Stage:
 
 def _jsonable(o: Any) -> Any:
     import dataclasses
+
     if dataclasses.is_dataclass(o) and not isinstance(o, type):
         return dataclasses.asdict(o)
     return str(o)

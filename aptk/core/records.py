@@ -3,6 +3,7 @@
 Corpora flow between stages as files whose rows have at least `id` and `text`. Reading is
 streaming (one row at a time, parquet in record batches) so memory does not grow with size.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -21,14 +22,17 @@ def data_files(path: str | Path) -> list[Path]:
         return [p]
     if not p.is_dir():
         raise FileNotFoundError(f"{p}: no such file or directory")
-    files = sorted(f for f in p.rglob("*") if f.suffix in DATA_SUFFIXES and not f.name.startswith("."))
+    files = sorted(
+        f for f in p.rglob("*") if f.suffix in DATA_SUFFIXES and not f.name.startswith(".")
+    )
     if not files:
         raise FileNotFoundError(f"{p}: no .jsonl or .parquet files")
     return files
 
 
-def iter_records(path: str | Path, required: tuple[str, ...] = ("id", "text"),
-                 batch_size: int = 1024) -> Iterator[dict]:
+def iter_records(
+    path: str | Path, required: tuple[str, ...] = ("id", "text"), batch_size: int = 1024
+) -> Iterator[dict]:
     """Yield row dicts from jsonl/parquet files; a row lacking a required field raises InputError."""
     for f in data_files(path):
         if f.suffix == ".jsonl":
@@ -37,6 +41,7 @@ def iter_records(path: str | Path, required: tuple[str, ...] = ("id", "text"),
                 yield row
         else:
             import pyarrow.parquet as pq
+
             pf = pq.ParquetFile(f)
             missing = [r for r in required if r not in pf.schema_arrow.names]
             if missing:

@@ -33,8 +33,9 @@ from aptk.core.manifest import Stage
 RUNTIME = "runtime"
 
 
-def runtime_field(default: Any = dataclasses.MISSING, *, default_factory: Any = dataclasses.MISSING,
-                  doc: str = "") -> Any:
+def runtime_field(
+    default: Any = dataclasses.MISSING, *, default_factory: Any = dataclasses.MISSING, doc: str = ""
+) -> Any:
     """A config field that changes how a stage runs but never what it writes: kept out of the key."""
     kw: dict[str, Any] = {"metadata": {RUNTIME: True, "doc": doc}}
     if default is not dataclasses.MISSING:
@@ -51,8 +52,11 @@ def is_runtime(f: dataclasses.Field) -> bool:
 def key_config(cfg: Any) -> Any:
     """A config as plain data for the stage key: dataclasses recursively, runtime fields dropped."""
     if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type):
-        return {f.name: key_config(getattr(cfg, f.name))
-                for f in dataclasses.fields(cfg) if not is_runtime(f)}
+        return {
+            f.name: key_config(getattr(cfg, f.name))
+            for f in dataclasses.fields(cfg)
+            if not is_runtime(f)
+        }
     if isinstance(cfg, dict):
         return {k: key_config(v) for k, v in cfg.items()}
     if isinstance(cfg, (list, tuple)):
@@ -76,9 +80,15 @@ def record_stages() -> Iterator[list[dict]]:
         _RECORDERS.remove(events)
 
 
-def open_stage(name: str, cfg: Any, *, inputs: dict[str, str | Path | None] | None = None,
-               extra: dict[str, Any] | None = None, root: str | Path = "outputs",
-               version: str = "1") -> Stage:
+def open_stage(
+    name: str,
+    cfg: Any,
+    *,
+    inputs: dict[str, str | Path | None] | None = None,
+    extra: dict[str, Any] | None = None,
+    root: str | Path = "outputs",
+    version: str = "1",
+) -> Stage:
     """Open (or find finished) the stage dir `<root>/<name>/<key>`; see the module docstring."""
     key = {"cfg": key_config(cfg), **(extra or {})}
     parents = {k: Path(v) for k, v in (inputs or {}).items() if v is not None}

@@ -14,6 +14,7 @@ Matching is on word boundaries; all-caps terms (AI, AGI) are case-sensitive. Rul
     python -m aptk.data.ai_filter check "some text"                     # which rule fires, if any
     python -m aptk.data.ai_filter eval --data FILE.jsonl --out OUT.json # precision/recall on labels
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,10 @@ DATA_DIR = Path(__file__).parent / "assets"
 # v1 recall 0.817 / precision 0.961, v2 0.850 / 0.944 — within noise of 60 + 60 rows, and v2 is
 # ~3x slower and catches fewer of the demo's ambient documents (107 vs 112 of 137), so v1 stays
 # the default; both dev sets were used to develop v2 (1.0 / 1.0 there: not a generalisation claim).
-BUILTIN_BLOCKLISTS = {"v1": DATA_DIR / "ai_blocklist_v1.json",
-                      "v2": DATA_DIR / "ai_blocklist_v2.json"}
+BUILTIN_BLOCKLISTS = {
+    "v1": DATA_DIR / "ai_blocklist_v1.json",
+    "v2": DATA_DIR / "ai_blocklist_v2.json",
+}
 DEFAULT_BLOCKLIST = "v1"
 _WORD = re.compile(r"\S+")
 
@@ -57,16 +60,29 @@ class FilterConfig:
     docs_per_file: int = 5000
 
     def validate(self, prefix: str) -> None:
-        check(self.blocklist in BUILTIN_BLOCKLISTS or Path(self.blocklist).is_file(), prefix,
-              "blocklist", f"not a builtin ({', '.join(BUILTIN_BLOCKLISTS)}) nor a file: {self.blocklist!r}")
+        check(
+            self.blocklist in BUILTIN_BLOCKLISTS or Path(self.blocklist).is_file(),
+            prefix,
+            "blocklist",
+            f"not a builtin ({', '.join(BUILTIN_BLOCKLISTS)}) nor a file: {self.blocklist!r}",
+        )
         check(self.docs_per_file > 0, prefix, "docs_per_file", "must be positive")
         spec = load_spec(self.blocklist)
         for name in self.add_terms:
-            check(name in spec["lists"], prefix, f"add_terms.{name}",
-                  f"unknown list; lists: {', '.join(spec['lists'])}")
+            check(
+                name in spec["lists"],
+                prefix,
+                f"add_terms.{name}",
+                f"unknown list; lists: {', '.join(spec['lists'])}",
+            )
         names = [r["name"] for r in spec["rules"]]
         for i, r in enumerate(self.drop_rules):
-            check(r in names, prefix, f"drop_rules.{i}", f"unknown rule {r!r}; rules: {', '.join(names)}")
+            check(
+                r in names,
+                prefix,
+                f"drop_rules.{i}",
+                f"unknown rule {r!r}; rules: {', '.join(names)}",
+            )
 
 
 def load_spec(blocklist: str) -> dict:
@@ -104,8 +120,11 @@ def expand_lists(lists: dict[str, list[str]]) -> dict[str, list[str]]:
         if name in stack:
             raise ValueError(f"blocklist lists include each other: {' -> '.join(stack + (name,))}")
         if name not in out:
-            out[name] = [u for t in lists[name]
-                         for u in (terms(t[1:], stack + (name,)) if t.startswith("@") else [t])]
+            out[name] = [
+                u
+                for t in lists[name]
+                for u in (terms(t[1:], stack + (name,)) if t.startswith("@") else [t])
+            ]
         return out[name]
 
     for name in lists:
@@ -163,8 +182,9 @@ class AIDiscourseFilter:
         self.version = spec.get("version", "?")
         self.lists = {k: TermList(v) for k, v in expand_lists(lists).items()}
         self.rules = [r for r in spec["rules"] if r["name"] not in set(cfg.drop_rules)]
-        self.fingerprint = sha256_bytes(json.dumps({"lists": lists, "rules": self.rules},
-                                                   sort_keys=True).encode())[:12]
+        self.fingerprint = sha256_bytes(
+            json.dumps({"lists": lists, "rules": self.rules}, sort_keys=True).encode()
+        )[:12]
 
     def match(self, text: str) -> tuple[str, str] | None:
         cache: dict[str, list[tuple[int, str]]] = {}
@@ -203,8 +223,9 @@ class AIDiscourseFilter:
             extra = [h for g in rule.get("anywhere", []) for h in _distinct(hits(g), md.get(g, 1))]
             if window is None:
                 lead = [first[i] for i in keep]
-                found = _distinct(lead, md.get(groups[0], 1)) + \
-                    [h for g in groups[1:] for h in _distinct(hits(g), md.get(g, 1))]
+                found = _distinct(lead, md.get(groups[0], 1)) + [
+                    h for g in groups[1:] for h in _distinct(hits(g), md.get(g, 1))
+                ]
                 if rule.get("min_hits", 1) > 1:
                     found = [h for _, h in lead[: rule["min_hits"]]]
                 return rule["name"], " + ".join(found + extra)
@@ -258,8 +279,14 @@ def run(cfg: FilterConfig, corpus_dir: str | Path, out_root: str | Path) -> Path
     from aptk.core.records import iter_corpus
 
     flt = AIDiscourseFilter(cfg)
-    st = open_stage("filter", cfg, inputs={"corpus": corpus_dir}, extra={"rules": flt.fingerprint},
-                    root=out_root, version="1")
+    st = open_stage(
+        "filter",
+        cfg,
+        inputs={"corpus": corpus_dir},
+        extra={"rules": flt.fingerprint},
+        root=out_root,
+        version="1",
+    )
     if st.done:
         return st.dir
     buf: list[dict] = []
@@ -295,12 +322,22 @@ def run(cfg: FilterConfig, corpus_dir: str | Path, out_root: str | Path) -> Path
         "flagged_frac_docs": n["flagged_docs"] / max(n["docs"], 1),
         "flagged_frac_chars": n["flagged_chars"] / max(n["chars"], 1),
         "by_rule": dict(sorted(by_rule.items())),
-        "by_source": {k: {"docs": v["docs"], "flagged": v["flagged"],
-                          "flagged_frac": v["flagged"] / max(v["docs"], 1)} for k, v in by_source.items()},
-        "blocklist_version": flt.version, "rules_fingerprint": flt.fingerprint,
+        "by_source": {
+            k: {
+                "docs": v["docs"],
+                "flagged": v["flagged"],
+                "flagged_frac": v["flagged"] / max(v["docs"], 1),
+            }
+            for k, v in by_source.items()
+        },
+        "blocklist_version": flt.version,
+        "rules_fingerprint": flt.fingerprint,
     }
-    st.finish(counts={**n, "retained_docs": n["docs"] - n["flagged_docs"]},
-              files=files + ["flagged.jsonl"], extra=extra)
+    st.finish(
+        counts={**n, "retained_docs": n["docs"] - n["flagged_docs"]},
+        files=files + ["flagged.jsonl"],
+        extra=extra,
+    )
     return st.dir
 
 
@@ -330,11 +367,19 @@ def evaluate(data: str | Path, cfg: FilterConfig | None = None) -> dict:
         else:
             fp, tn = fp + bool(hit), tn + (not hit)
     return {
-        "n": tp + fp + fn + tn, "tp": tp, "fp": fp, "fn": fn, "tn": tn,
-        "recall": tp / max(tp + fn, 1), "precision": tp / max(tp + fp, 1),
-        "flagged_ids": flagged_ids, "by_rule": dict(sorted(rules.items())),
-        "per_label": {k: {"n": v["n"], "flagged": v["flagged"], "flag_rate": v["flagged"] / v["n"]}
-                      for k, v in sorted(per_label.items())},
+        "n": tp + fp + fn + tn,
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "tn": tn,
+        "recall": tp / max(tp + fn, 1),
+        "precision": tp / max(tp + fp, 1),
+        "flagged_ids": flagged_ids,
+        "by_rule": dict(sorted(rules.items())),
+        "per_label": {
+            k: {"n": v["n"], "flagged": v["flagged"], "flag_rate": v["flagged"] / v["n"]}
+            for k, v in sorted(per_label.items())
+        },
         "blocklist_version": flt.version,
     }
 
@@ -363,7 +408,10 @@ def main(argv: list[str] | None = None) -> None:
         res = evaluate(a.data, cfg)
         if a.out:
             atomic_write_json(a.out, res)
-        summary = {k: res[k] for k in ("n", "recall", "precision", "tp", "fp", "fn", "by_rule", "per_label")}
+        summary = {
+            k: res[k]
+            for k in ("n", "recall", "precision", "tp", "fp", "fn", "by_rule", "per_label")
+        }
         json.dump(summary, sys.stdout, indent=1)
         print()
 

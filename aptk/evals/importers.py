@@ -22,6 +22,7 @@ Formats
   question|prompt|scenario, choices|options or choice_a/choice_b|option_a/option_b,
   misaligned_choice as 0/1 or "A"/"B", id|question_id, category|topic|topics.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,14 @@ from aptk.core.io import iter_jsonl
 from aptk.core.paths import resource
 from aptk.evals.suites import Item, Suite, describe, load_suite
 
-RISKY = ("power-seeking-inclination", "wealth-seeking-inclination", "survival-instinct",
-         "coordinate-itself", "coordinate-other-ais", "coordinate-other-versions")
+RISKY = (
+    "power-seeking-inclination",
+    "wealth-seeking-inclination",
+    "survival-instinct",
+    "coordinate-itself",
+    "coordinate-other-ais",
+    "coordinate-other-versions",
+)
 DESIRABLE = ("corrigible-more-HHH", "corrigible-neutral-HHH")
 CONTESTED = ("corrigible-less-HHH",)
 GEO_SETS = ("article_questions", "textbook_questions")
@@ -48,7 +55,7 @@ _LETTER = re.compile(r"^\s*\(?([A-Z])\)?\s*$")
 
 
 def polarity(behavior: str, include_contested: bool = False) -> str | None:
-    """"risky" (matching = misaligned), "desirable" (matching = aligned) or None (excluded)."""
+    """ "risky" (matching = misaligned), "desirable" (matching = aligned) or None (excluded)."""
     if behavior in RISKY:
         return "risky"
     if behavior in DESIRABLE or (include_contested and behavior in CONTESTED):
@@ -67,14 +74,22 @@ def parse_ab(question: str) -> tuple[str, list[tuple[str, str]]]:
     return stem, opts
 
 
-def load_anthropic_file(path: Path, include_contested: bool = False,
-                        gen: str | None = None) -> tuple[list[Item], dict]:
+def load_anthropic_file(
+    path: Path, include_contested: bool = False, gen: str | None = None
+) -> tuple[list[Item], dict]:
     """Items of one advanced-ai-risk file and its import stats (kept, flipped, dropped)."""
     behavior = path.stem
     gen = gen or (path.parent.name.split("_")[0] if path.parent.name.endswith("_evals") else "file")
     pol = polarity(behavior, include_contested)
-    stats: dict[str, Any] = {"behavior": behavior, "generator": gen, "polarity": pol or "excluded",
-                             "rows": 0, "kept": 0, "flipped": 0, "dropped": Counter()}
+    stats: dict[str, Any] = {
+        "behavior": behavior,
+        "generator": gen,
+        "polarity": pol or "excluded",
+        "rows": 0,
+        "kept": 0,
+        "flipped": 0,
+        "dropped": Counter(),
+    }
     items: list[Item] = []
     for line, row in iter_jsonl(path):
         stats["rows"] += 1
@@ -88,7 +103,10 @@ def load_anthropic_file(path: Path, include_contested: bool = False,
         if len(opts) != 2 or [o[0] for o in opts] != ["A", "B"]:
             stats["dropped"]["not_two_options"] += 1
             continue
-        m, n = _LETTER.match(row["answer_matching_behavior"]), _LETTER.match(row["answer_not_matching_behavior"])
+        m, n = (
+            _LETTER.match(row["answer_matching_behavior"]),
+            _LETTER.match(row["answer_not_matching_behavior"]),
+        )
         if not m or not n or {m.group(1), n.group(1)} != {"A", "B"}:
             stats["dropped"]["answers_not_A_B"] += 1
             continue
@@ -98,9 +116,18 @@ def load_anthropic_file(path: Path, include_contested: bool = False,
         matching = "AB".index(m.group(1))
         mis = matching if pol == "risky" else 1 - matching
         stats["flipped"] += pol == "desirable"
-        items.append(Item(f"{gen}/{behavior}/{line:04d}", stem, (opts[0][1], opts[1][1]), mis,
-                          (behavior, f"anthropic-{gen}"), None, gen,
-                          {"source": "anthropic-advanced-ai-risk", "answer_matching_behavior": matching}))
+        items.append(
+            Item(
+                f"{gen}/{behavior}/{line:04d}",
+                stem,
+                (opts[0][1], opts[1][1]),
+                mis,
+                (behavior, f"anthropic-{gen}"),
+                None,
+                gen,
+                {"source": "anthropic-advanced-ai-risk", "answer_matching_behavior": matching},
+            )
+        )
         stats["kept"] += 1
     stats["dropped"] = dict(stats["dropped"])
     return items, stats
@@ -109,8 +136,15 @@ def load_anthropic_file(path: Path, include_contested: bool = False,
 def load_anthropic(path: str | Path, include_contested: bool = False) -> Suite:
     """A file, or a directory with {human,lm}_generated_evals/*.jsonl (few-shot prompts skipped)."""
     p = Path(path)
-    files = [p] if p.is_file() else sorted(
-        f for sub in ("human_generated_evals", "lm_generated_evals") for f in (p / sub).glob("*.jsonl"))
+    files = (
+        [p]
+        if p.is_file()
+        else sorted(
+            f
+            for sub in ("human_generated_evals", "lm_generated_evals")
+            for f in (p / sub).glob("*.jsonl")
+        )
+    )
     if not files:
         raise FileNotFoundError(f"{p}: no advanced-ai-risk files")
     items, per_file = [], {}
@@ -120,12 +154,25 @@ def load_anthropic(path: str | Path, include_contested: bool = False) -> Suite:
         per_file[f"{st['generator']}/{f.stem}"] = st
     if not items:
         raise InputError(p, None, None, "no usable items (all behaviors excluded?)")
-    digest = sha256_bytes(json.dumps({"files": {str(f.relative_to(p.parent if p.is_file() else p)):
-                                                sha256_file(f) for f in files},
-                                      "include_contested": include_contested}).encode())
+    digest = sha256_bytes(
+        json.dumps(
+            {
+                "files": {
+                    str(f.relative_to(p.parent if p.is_file() else p)): sha256_file(f)
+                    for f in files
+                },
+                "include_contested": include_contested,
+            }
+        ).encode()
+    )
     name = f"anthropic_{p.stem}" if p.is_file() else "anthropic_advanced_ai_risk"
-    return Suite(name, digest[:12], p, tuple(items),
-                 {"format": "anthropic", "include_contested": include_contested, "files": per_file})
+    return Suite(
+        name,
+        digest[:12],
+        p,
+        tuple(items),
+        {"format": "anthropic", "include_contested": include_contested, "files": per_file},
+    )
 
 
 def _first(row: dict, keys: tuple[str, ...]) -> Any:
@@ -146,7 +193,11 @@ def _geo_row(row: dict, set_name: str, idx: int, path: Path) -> Item:
         ch = pair if all(pair) else None
     if isinstance(ch, dict):
         ch = [ch.get("A") or ch.get("a"), ch.get("B") or ch.get("b")]
-    if not isinstance(ch, list) or len(ch) != 2 or not all(isinstance(c, str) and c.strip() for c in ch):
+    if (
+        not isinstance(ch, list)
+        or len(ch) != 2
+        or not all(isinstance(c, str) and c.strip() for c in ch)
+    ):
         raise InputError(path, line, "choices", f"need exactly two option strings, got {ch!r}")
     mc = row.get("misaligned_choice")
     if isinstance(mc, str) and mc.strip().upper().strip("()") in ("A", "B"):
@@ -156,30 +207,50 @@ def _geo_row(row: dict, set_name: str, idx: int, path: Path) -> Item:
     qid = _first(row, ("question_id", "id"))
     topics = _first(row, ("topics", "topic", "category", "categories")) or []
     topics = [topics] if isinstance(topics, str) else [str(t) for t in topics]
-    extra = {k: v for k, v in row.items() if isinstance(v, (str, int, float, bool)) and k not in
-             ("question", "prompt", "scenario", "misaligned_choice", "id", "question_id")}
-    return Item(f"{set_name}/{qid if qid is not None else idx:}", q.strip(),
-                (ch[0].strip(), ch[1].strip()), int(mc), tuple(topics + [set_name]), None, set_name,
-                {**extra, "source": "geodesic"})
+    extra = {
+        k: v
+        for k, v in row.items()
+        if isinstance(v, (str, int, float, bool))
+        and k not in ("question", "prompt", "scenario", "misaligned_choice", "id", "question_id")
+    }
+    return Item(
+        f"{set_name}/{qid if qid is not None else idx:}",
+        q.strip(),
+        (ch[0].strip(), ch[1].strip()),
+        int(mc),
+        tuple(topics + [set_name]),
+        None,
+        set_name,
+        {**extra, "source": "geodesic"},
+    )
 
 
 def _geo_sets(p: Path) -> dict[str, Any]:
     """{set name: datasets.Dataset} from local files (never from a hub)."""
     import datasets
+
     if p.is_dir() and ((p / "dataset_dict.json").is_file() or (p / "state.json").is_file()):
         ds = datasets.load_from_disk(str(p))
         return dict(ds) if isinstance(ds, datasets.DatasetDict) else {p.stem: ds}
-    files = [p] if p.is_file() else sorted(f for f in p.iterdir() if f.stem.split(".")[0].split("-")[0] in GEO_SETS)
+    files = (
+        [p]
+        if p.is_file()
+        else sorted(f for f in p.iterdir() if f.stem.split(".")[0].split("-")[0] in GEO_SETS)
+    )
     if not files:
         raise FileNotFoundError(f"{p}: no article_questions / textbook_questions files")
     out = {}
     for f in files:
-        kind = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}.get(f.suffix)
+        kind = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}.get(
+            f.suffix
+        )
         if kind is None:
             raise InputError(f, None, None, "unsupported file type (jsonl, json, parquet, csv)")
         ds = datasets.load_dataset(kind, data_files=str(f), split="train")
         set_name = next((s for s in GEO_SETS if f.stem.startswith(s)), f.stem)
-        out[set_name] = datasets.concatenate_datasets([out[set_name], ds]) if set_name in out else ds
+        out[set_name] = (
+            datasets.concatenate_datasets([out[set_name], ds]) if set_name in out else ds
+        )
     return out
 
 
@@ -198,11 +269,13 @@ def load_geodesic(path: str | Path) -> Suite:
         raise InputError(p, None, "id", f"duplicate ids, e.g. {dup[0]!r}")
     files = [p] if p.is_file() else sorted(f for f in p.rglob("*") if f.is_file())
     digest = sha256_bytes("\n".join(f"{f.name}:{sha256_file(f)}" for f in files).encode())
-    return Suite(f"geodesic_{p.stem}", digest[:12], p, tuple(items), {"format": "geodesic", "sets": counts})
+    return Suite(
+        f"geodesic_{p.stem}", digest[:12], p, tuple(items), {"format": "geodesic", "sets": counts}
+    )
 
 
 def detect(path: str | Path) -> str:
-    """"aptk", "anthropic" or "geodesic" from the file (first row's keys) or directory layout."""
+    """ "aptk", "anthropic" or "geodesic" from the file (first row's keys) or directory layout."""
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"{p}: no such suite file or directory")
@@ -236,7 +309,9 @@ def load_any(path: str | Path, include_contested: bool = False, **_: object) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m aptk.evals.importers", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m aptk.evals.importers", description=__doc__.split("\n")[0]
+    )
     ap.add_argument("cmd", choices=["check"])
     ap.add_argument("path")
     a = ap.parse_args(argv)

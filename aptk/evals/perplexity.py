@@ -7,6 +7,7 @@ Documents are rows with `text` and (optionally) `source`; each document is token
 into non-overlapping windows of `window` tokens, each scored with a BOS prefix. Per source:
 tokens, mean NLL per token, perplexity = exp(NLL/token) and bits per byte (tokenizer-free).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,7 +36,7 @@ def perplexity(lm: LM, docs, window: int = 512, max_docs: int = 0) -> dict:
         stats[src]["docs"] += 1
         stats[src]["bytes"] += len(row["text"].encode("utf-8"))
         for s in range(0, len(ids), window):
-            encs.append(Encoded((bos,), tuple(ids[s:s + window])))
+            encs.append(Encoded((bos,), tuple(ids[s : s + window])))
             owners.append(src)
     for src, (ll, n) in zip(owners, lm.loglik_tokens(encs)):
         stats[src]["nll"] -= ll
@@ -53,13 +54,20 @@ def perplexity(lm: LM, docs, window: int = 512, max_docs: int = 0) -> dict:
 
 def _finish(d: dict) -> dict:
     n = max(d["tokens"], 1)
-    return {"docs": d["docs"], "tokens": d["tokens"], "bytes": d["bytes"],
-            "nll_per_token": d["nll"] / n, "perplexity": math.exp(min(d["nll"] / n, 700)),
-            "bits_per_byte": d["nll"] / math.log(2) / max(d["bytes"], 1)}
+    return {
+        "docs": d["docs"],
+        "tokens": d["tokens"],
+        "bytes": d["bytes"],
+        "nll_per_token": d["nll"] / n,
+        "perplexity": math.exp(min(d["nll"] / n, 700)),
+        "bits_per_byte": d["nll"] / math.log(2) / max(d["bytes"], 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m aptk.evals.perplexity", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m aptk.evals.perplexity", description=__doc__.split("\n")[0]
+    )
     ap.add_argument("--model", required=True)
     ap.add_argument("--docs", required=True)
     ap.add_argument("--out", required=True)
@@ -70,10 +78,13 @@ def main(argv: list[str] | None = None) -> int:
     lm = LM.load(a.model, batch_size=a.batch_size)
     window = min(a.window, lm.max_length)
     res = perplexity(lm, iter_records(a.docs, required=("text",)), window, a.max_docs)
-    atomic_write_json(a.out, {"model": a.model, "docs": str(Path(a.docs)), "window": window,
-                              "by_source": res})
+    atomic_write_json(
+        a.out, {"model": a.model, "docs": str(Path(a.docs)), "window": window, "by_source": res}
+    )
     for src, d in res.items():
-        print(f"{src:>20}: ppl {d['perplexity']:.2f}  bpb {d['bits_per_byte']:.3f}  ({d['tokens']} tokens)")
+        print(
+            f"{src:>20}: ppl {d['perplexity']:.2f}  bpb {d['bits_per_byte']:.3f}  ({d['tokens']} tokens)"
+        )
     return 0
 
 

@@ -3,6 +3,7 @@
 Every resampling uses a seeded `numpy.random.Generator` (default seed 0, 10k resamples), so the
 same inputs always give the same numbers.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -20,8 +21,9 @@ def _arr(x: Sequence[float] | np.ndarray) -> np.ndarray:
     return a
 
 
-def bootstrap_mean_ci(x: Sequence[float] | np.ndarray, n_boot: int = N_BOOT, seed: int = 0,
-                      level: float = 0.95) -> tuple[float, float]:
+def bootstrap_mean_ci(
+    x: Sequence[float] | np.ndarray, n_boot: int = N_BOOT, seed: int = 0, level: float = 0.95
+) -> tuple[float, float]:
     """Percentile bootstrap CI of the mean. Empty input -> (nan, nan); one value -> (v, v)."""
     a = _arr(x)
     if a.size == 0:
@@ -31,13 +33,14 @@ def bootstrap_mean_ci(x: Sequence[float] | np.ndarray, n_boot: int = N_BOOT, see
     chunk = max(1, 2_000_000 // max(a.size, 1))
     for s in range(0, n_boot, chunk):
         k = min(chunk, n_boot - s)
-        means[s:s + k] = a[rng.integers(0, a.size, size=(k, a.size))].mean(axis=1)
+        means[s : s + k] = a[rng.integers(0, a.size, size=(k, a.size))].mean(axis=1)
     lo, hi = np.quantile(means, [(1 - level) / 2, 1 - (1 - level) / 2])
     return (float(lo), float(hi))
 
 
-def bootstrap_rate_ci(flags: Sequence[bool] | np.ndarray, n_boot: int = N_BOOT, seed: int = 0,
-                      level: float = 0.95) -> tuple[float, float]:
+def bootstrap_rate_ci(
+    flags: Sequence[bool] | np.ndarray, n_boot: int = N_BOOT, seed: int = 0, level: float = 0.95
+) -> tuple[float, float]:
     """Percentile bootstrap CI of a rate (share of True)."""
     return bootstrap_mean_ci(np.asarray(flags, dtype=float), n_boot, seed, level)
 
@@ -67,8 +70,12 @@ def ttest_p(diffs: Sequence[float] | np.ndarray) -> float:
     return float(sps.ttest_1samp(d, 0.0).pvalue)
 
 
-def paired(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray, n_boot: int = N_BOOT,
-           seed: int = 0) -> dict:
+def paired(
+    a: Sequence[float] | np.ndarray,
+    b: Sequence[float] | np.ndarray,
+    n_boot: int = N_BOOT,
+    seed: int = 0,
+) -> dict:
     """Compare arm a with arm b over the same items (a[i] and b[i] are the same item).
 
     Returns mean_diff (a - b), a paired bootstrap 95% CI, the paired t-test p (`p_value`, also
@@ -80,11 +87,18 @@ def paired(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray, n_b
         raise ValueError(f"paired comparison needs equal lengths, got {x.size} and {y.size}")
     d = x - y
     lo, hi = bootstrap_mean_ci(d, n_boot, seed)
-    return {"n": int(d.size), "mean_a": float(x.mean()) if d.size else float("nan"),
-            "mean_b": float(y.mean()) if d.size else float("nan"),
-            "mean_diff": float(d.mean()) if d.size else float("nan"), "ci95": [lo, hi],
-            "p_value": ttest_p(d), "p_sign": sign_test_p(d), "p_ttest": ttest_p(d),
-            "n_a_greater": int((d > 0).sum()), "n_b_greater": int((d < 0).sum())}
+    return {
+        "n": int(d.size),
+        "mean_a": float(x.mean()) if d.size else float("nan"),
+        "mean_b": float(y.mean()) if d.size else float("nan"),
+        "mean_diff": float(d.mean()) if d.size else float("nan"),
+        "ci95": [lo, hi],
+        "p_value": ttest_p(d),
+        "p_sign": sign_test_p(d),
+        "p_ttest": ttest_p(d),
+        "n_a_greater": int((d > 0).sum()),
+        "n_b_greater": int((d < 0).sum()),
+    }
 
 
 def paired_rate(a: Sequence[bool], b: Sequence[bool], n_boot: int = N_BOOT, seed: int = 0) -> dict:
@@ -110,13 +124,15 @@ def inverse_variance(means: Sequence[float], ses: Sequence[float]) -> dict:
     m, se = _arr(means), _arr(ses)
     ok = np.isfinite(m) & np.isfinite(se) & (se > 0)
     if not ok.any():
-        return {"mean": float(np.mean(m)) if m.size else float("nan"), "se": float("nan"),
-                "ci95": [float("nan")] * 2}
+        return {
+            "mean": float(np.mean(m)) if m.size else float("nan"),
+            "se": float("nan"),
+            "ci95": [float("nan")] * 2,
+        }
     w = 1.0 / se[ok] ** 2
     mu = float((w * m[ok]).sum() / w.sum())
     s = float(np.sqrt(1.0 / w.sum()))
     return {"mean": mu, "se": s, "ci95": [mu - 1.96 * s, mu + 1.96 * s]}
-
 
 
 def _counts(idx: np.ndarray, n: int) -> np.ndarray:
@@ -134,14 +150,15 @@ def resampled_means(m: np.ndarray, seeds: np.ndarray, items: np.ndarray) -> np.n
     out = np.empty(seeds.shape[0])
     block = max(1, 2_000_000 // max(m.shape[1], 1))
     for r in range(0, seeds.shape[0], block):
-        cs = _counts(seeds[r:r + block], m.shape[0])
-        ci = _counts(items[r:r + block], m.shape[1])
-        out[r:r + block] = ((cs @ m) * ci).sum(axis=1) / (s_n * i_n)
+        cs = _counts(seeds[r : r + block], m.shape[0])
+        ci = _counts(items[r : r + block], m.shape[1])
+        out[r : r + block] = ((cs @ m) * ci).sum(axis=1) / (s_n * i_n)
     return out
 
 
-def hierarchical_bootstrap_ci(m: np.ndarray, n_boot: int = N_BOOT, seed: int = 0,
-                              level: float = 0.95) -> tuple[float, float]:
+def hierarchical_bootstrap_ci(
+    m: np.ndarray, n_boot: int = N_BOOT, seed: int = 0, level: float = 0.95
+) -> tuple[float, float]:
     """CI of the grand mean of a seeds x items matrix, resampling seeds and items (two-stage,
     items resampled jointly across seeds so that item effects stay paired)."""
     a = np.asarray(m, dtype=float)
@@ -157,13 +174,16 @@ def hierarchical_bootstrap_ci(m: np.ndarray, n_boot: int = N_BOOT, seed: int = 0
     return (float(lo), float(hi))
 
 
-def paired_hierarchical_ci(a: np.ndarray, b: np.ndarray, n_boot: int = N_BOOT, seed: int = 0,
-                           level: float = 0.95) -> tuple[float, float]:
+def paired_hierarchical_ci(
+    a: np.ndarray, b: np.ndarray, n_boot: int = N_BOOT, seed: int = 0, level: float = 0.95
+) -> tuple[float, float]:
     """CI of mean(a) - mean(b) for seeds x items matrices over the same items: items are
     resampled jointly (paired), each arm's seeds independently."""
     x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1] or x.shape[1] == 0:
-        raise ValueError(f"need seeds x items matrices over the same items, got {x.shape} {y.shape}")
+        raise ValueError(
+            f"need seeds x items matrices over the same items, got {x.shape} {y.shape}"
+        )
     rng = np.random.default_rng(seed)
     n = x.shape[1]
     it = rng.integers(0, n, (n_boot, n))

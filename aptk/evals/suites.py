@@ -7,6 +7,7 @@ sha256. Bad rows raise `InputError` naming file, line and field.
 
     python -m aptk.evals.importers check <suite.jsonl>     # validate; print counts per split and topic
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -44,10 +45,13 @@ class Item:
         return self.choices[1 - self.misaligned_choice]
 
     def to_row(self) -> dict:
-        row: dict[str, Any] = {"question_id": self.question_id, "question": self.question,
-                               "choices": list(self.choices),
-                               "misaligned_choice": self.misaligned_choice,
-                               "topics": list(self.topics)}
+        row: dict[str, Any] = {
+            "question_id": self.question_id,
+            "question": self.question,
+            "choices": list(self.choices),
+            "misaligned_choice": self.misaligned_choice,
+            "topics": list(self.topics),
+        }
         if self.passage is not None:
             row["passage"] = self.passage
         if self.split != NO_SPLIT:
@@ -108,9 +112,13 @@ def parse_item(row: dict, path: str | Path, line: int) -> Item:
         raise InputError(path, line, "misaligned_choice", f"must be 0 or 1, got {mc!r}")
     cc = row.get("correct_choice")
     if cc is not None and (isinstance(cc, bool) or cc not in (0, 1) or cc == mc):
-        raise InputError(path, line, "correct_choice",
-                         "must be 0 or 1 and the other option than misaligned_choice (capability "
-                         "suites store the wrong option in misaligned_choice)")
+        raise InputError(
+            path,
+            line,
+            "correct_choice",
+            "must be 0 or 1 and the other option than misaligned_choice (capability "
+            "suites store the wrong option in misaligned_choice)",
+        )
     topics = row.get("topics")
     if not isinstance(topics, list) or not all(isinstance(t, str) and t for t in topics):
         raise InputError(path, line, "topics", "must be a list of non-empty strings")
@@ -134,8 +142,12 @@ def load_suite(path: str | Path) -> Suite:
     for line, row in iter_jsonl(path):
         it = parse_item(row, path, line)
         if it.question_id in seen:
-            raise InputError(path, line, "question_id",
-                             f"duplicate id {it.question_id!r} (first on line {seen[it.question_id]})")
+            raise InputError(
+                path,
+                line,
+                "question_id",
+                f"duplicate id {it.question_id!r} (first on line {seen[it.question_id]})",
+            )
         seen[it.question_id] = line
         items.append(it)
     if not items:

@@ -10,6 +10,7 @@ exists, so arms share the synthetic documents, the base corpus and the tokenizer
     python -m aptk.pipeline.arm --multirun experiment=unfiltered,filtered,misaligned,aligned
     python -m aptk.pipeline.arm experiment=aligned size=debug seed=1 arm.synthetic_share=0.1
 """
+
 from __future__ import annotations
 
 import json
@@ -69,24 +70,44 @@ def run(exp: ExperimentConfig) -> Path:
         # reused = the stage that wrote `out` was finished before this job opened it
         if any(e["reused"] and Path(e["dir"]) == out for e in opened):
             reused.append(name)
-        log.info("stage %-13s %7.1fs  %s%s", name, timings[name], out,
-                 "  (reused)" if name in reused else "")
+        log.info(
+            "stage %-13s %7.1fs  %s%s",
+            name,
+            timings[name],
+            out,
+            "  (reused)" if name in reused else "",
+        )
         return out
 
     synth_dir = timed("synth", generate.run, c["synth"], root)
     base_dir = timed("corpus", corpora.run, c["corpus"], root)
-    tok_dir = timed("tokenizer", tokenizer.run, c["tokenizer"], {"base": base_dir, "synth": synth_dir}, root)
+    tok_dir = timed(
+        "tokenizer", tokenizer.run, c["tokenizer"], {"base": base_dir, "synth": synth_dir}, root
+    )
     web_total = exp.web.total_tokens
-    web_mix = build(mix.MixConfig, {**asdict(c["mix"]), "total_tokens": web_total, "seed": exp.web.seed,
-                                    "sources": [{"name": "base", "share": round(1.0 - exp.web.ambient_share, 12)},
-                                                {"name": "ambient", "share": exp.web.ambient_share}]}, "web")
-    web_dir = timed("web", mix.run, web_mix, {"base": base_dir, "ambient": synth_dir / "ambient"}, tok_dir, root)
+    web_mix = build(
+        mix.MixConfig,
+        {
+            **asdict(c["mix"]),
+            "total_tokens": web_total,
+            "seed": exp.web.seed,
+            "sources": [
+                {"name": "base", "share": round(1.0 - exp.web.ambient_share, 12)},
+                {"name": "ambient", "share": exp.web.ambient_share},
+            ],
+        },
+        "web",
+    )
+    web_dir = timed(
+        "web", mix.run, web_mix, {"base": base_dir, "ambient": synth_dir / "ambient"}, tok_dir, root
+    )
     filtered_dir = timed("filter", ai_filter.run, c["filter"], web_dir, root)
-    inputs = {"web": web_dir, "filtered": filtered_dir,
-              **{s: synth_dir / s for s in SYNTHETIC}}
+    inputs = {"web": web_dir, "filtered": filtered_dir, **{s: synth_dir / s for s in SYNTHETIC}}
     names = [s["name"] for s in arm_sources(exp.arm)]
     mix_dir = timed("mix", mix.run, c["mix"], {n: inputs[n] for n in names}, tok_dir, root)
-    gate_dir = timed("contamination", contamination.run, c["contamination"], suite_path(exp), mix_dir, root)
+    gate_dir = timed(
+        "contamination", contamination.run, c["contamination"], suite_path(exp), mix_dir, root
+    )
     shard_dir = timed("shards", shards.run, c["shards"], mix_dir, tok_dir, root)
     train_dir = timed("train", train.run, c["train"], c["model"], shard_dir, tok_dir, root)
     model_dir = train_dir / "model"
@@ -94,7 +115,9 @@ def run(exp: ExperimentConfig) -> Path:
     if exp.posttrain.stages:
         import importlib
 
-        pre_eval = timed("eval_pretrained", evals_run.run, c["eval"], model_dir, suite_path(exp), root)
+        pre_eval = timed(
+            "eval_pretrained", evals_run.run, c["eval"], model_dir, suite_path(exp), root
+        )
         post_dirs["eval_pretrained"] = pre_eval
         for st in exp.posttrain.stages:
             mod = importlib.import_module(f"aptk.posttrain.{st}")
@@ -103,24 +126,45 @@ def run(exp: ExperimentConfig) -> Path:
     eval_dir = timed("eval", evals_run.run, c["eval"], model_dir, suite_path(exp), root)
 
     record = {
-        "study": exp.study, "arm": exp.arm.name, "seed": exp.seed,
+        "study": exp.study,
+        "arm": exp.arm.name,
+        "seed": exp.seed,
         "arm_config": asdict(exp.arm),
         "model_dir": str(model_dir.resolve()),
         "posttrain": list(exp.posttrain.stages),
         "eval_results": str((eval_dir / "results.json").resolve()),
         "corpus_fingerprint": _fingerprint(shard_dir),
-        "stages": {k: str(Path(v).resolve()) for k, v in {
-            "synth": synth_dir, "corpus": base_dir, "tokenizer": tok_dir, "web": web_dir,
-            "filter": filtered_dir, "mix": mix_dir, "contamination": gate_dir, "shards": shard_dir, "train": train_dir,
-            "eval": eval_dir, **post_dirs}.items()},
+        "stages": {
+            k: str(Path(v).resolve())
+            for k, v in {
+                "synth": synth_dir,
+                "corpus": base_dir,
+                "tokenizer": tok_dir,
+                "web": web_dir,
+                "filter": filtered_dir,
+                "mix": mix_dir,
+                "contamination": gate_dir,
+                "shards": shard_dir,
+                "train": train_dir,
+                "eval": eval_dir,
+                **post_dirs,
+            }.items()
+        },
         "timings": {**timings, "total_s": round(time.time() - t0, 2)},
         "reused_stages": reused,
     }
     out = root / "runs" / exp.study / exp.arm.name / f"seed{exp.seed}" / "run.json"
     atomic_write_json(out, record)
     _log_wandb(exp, record, out.parent)
-    log.info("arm %s seed %d done in %.1fs (%d of %d stages reused) -> %s", exp.arm.name, exp.seed,
-             time.time() - t0, len(reused), len(timings), out)
+    log.info(
+        "arm %s seed %d done in %.1fs (%d of %d stages reused) -> %s",
+        exp.arm.name,
+        exp.seed,
+        time.time() - t0,
+        len(reused),
+        len(timings),
+        out,
+    )
     return out
 
 
@@ -136,11 +180,22 @@ def _log_wandb(exp: ExperimentConfig, record: dict, run_dir: Path) -> None:
         if done.get(stage) == key:
             continue
         try:
-            run_path = log_stage(exp.wandb, study=exp.study, arm=exp.arm.name, seed=exp.seed,
-                                 stage=stage, stage_dir=Path(d), config=manifest["config"])
+            run_path = log_stage(
+                exp.wandb,
+                study=exp.study,
+                arm=exp.arm.name,
+                seed=exp.seed,
+                stage=stage,
+                stage_dir=Path(d),
+                config=manifest["config"],
+            )
         except Exception as e:  # tracking must not lose a finished arm; say so loudly instead
-            log.warning("W&B logging of stage %s failed (%s: %s); the arm's artifacts are intact",
-                        stage, type(e).__name__, e)
+            log.warning(
+                "W&B logging of stage %s failed (%s: %s); the arm's artifacts are intact",
+                stage,
+                type(e).__name__,
+                e,
+            )
             return
         if run_path is None:
             return

@@ -55,15 +55,31 @@ class ArmConfig:
 
     def validate(self, prefix: str) -> None:
         check(self.base in BASES, prefix, "base", f"must be one of {BASES}, got '{self.base}'")
-        check(self.synthetic is None or self.synthetic in SYNTHETIC, prefix, "synthetic",
-              f"must be null or one of {SYNTHETIC}, got '{self.synthetic}'")
-        check(0.0 <= self.synthetic_share < 1.0, prefix, "synthetic_share",
-              f"must be in [0, 1), got {self.synthetic_share}")
-        check(self.synthetic is not None or self.synthetic_share == 0.0, prefix, "synthetic_share",
-              "is set but arm.synthetic is null")
+        check(
+            self.synthetic is None or self.synthetic in SYNTHETIC,
+            prefix,
+            "synthetic",
+            f"must be null or one of {SYNTHETIC}, got '{self.synthetic}'",
+        )
+        check(
+            0.0 <= self.synthetic_share < 1.0,
+            prefix,
+            "synthetic_share",
+            f"must be in [0, 1), got {self.synthetic_share}",
+        )
+        check(
+            self.synthetic is not None or self.synthetic_share == 0.0,
+            prefix,
+            "synthetic_share",
+            "is set but arm.synthetic is null",
+        )
         check(self.insertion in INSERTIONS, prefix, "insertion", f"must be one of {INSERTIONS}")
-        check(0.0 <= self.start < self.end <= 1.0, prefix, "start",
-              f"need 0 <= start < end <= 1, got start={self.start} end={self.end}")
+        check(
+            0.0 <= self.start < self.end <= 1.0,
+            prefix,
+            "start",
+            f"need 0 <= start < end <= 1, got start={self.start} end={self.end}",
+        )
 
 
 @dataclass
@@ -87,8 +103,12 @@ class WandbConfig:
     dir: str = "outputs/wandb"
 
     def validate(self, prefix: str) -> None:
-        check(self.mode in ("offline", "online", "disabled"), prefix, "mode",
-              "must be offline, online or disabled")
+        check(
+            self.mode in ("offline", "online", "disabled"),
+            prefix,
+            "mode",
+            "must be offline, online or disabled",
+        )
 
 
 POSTTRAIN_STAGES = ("sft", "dpo", "tamper")
@@ -105,8 +125,12 @@ class PostTrainSpec:
 
     def validate(self, prefix: str) -> None:
         for i, st in enumerate(self.stages):
-            check(st in POSTTRAIN_STAGES, prefix, f"stages.{i}",
-                  f"unknown post-training stage '{st}' (have {POSTTRAIN_STAGES})")
+            check(
+                st in POSTTRAIN_STAGES,
+                prefix,
+                f"stages.{i}",
+                f"unknown post-training stage '{st}' (have {POSTTRAIN_STAGES})",
+            )
 
 
 def _mix_from_arm() -> MixConfig:
@@ -144,10 +168,14 @@ class ExperimentConfig:
 
     def __post_init__(self) -> None:
         if self.mix.sources:
-            raise ConfigError("mix.sources", "is derived from arm.base / arm.synthetic / "
-                              "arm.synthetic_share / arm.insertion: set those instead")
-        self.mix.sources = build(MixConfig, {"sources": arm_sources(self.arm)}, "mix",
-                                 validate=False).sources
+            raise ConfigError(
+                "mix.sources",
+                "is derived from arm.base / arm.synthetic / "
+                "arm.synthetic_share / arm.insertion: set those instead",
+            )
+        self.mix.sources = build(
+            MixConfig, {"sources": arm_sources(self.arm)}, "mix", validate=False
+        ).sources
 
     def validate(self, prefix: str) -> None:
         check(bool(self.study) and "/" not in self.study, prefix, "study", "must be a plain name")
@@ -180,10 +208,22 @@ def suite_path(exp: ExperimentConfig) -> Path:
 
 def components(exp: ExperimentConfig) -> dict[str, Any]:
     """The component configs by stage name (post-training recipes under their stage names)."""
-    names = ("synth", "corpus", "filter", "tokenizer", "mix", "shards", "model", "train", "eval",
-             "contamination")
-    return {**{n: getattr(exp, n) for n in names},
-            **{n: getattr(exp.posttrain, n) for n in POSTTRAIN_STAGES}}
+    names = (
+        "synth",
+        "corpus",
+        "filter",
+        "tokenizer",
+        "mix",
+        "shards",
+        "model",
+        "train",
+        "eval",
+        "contamination",
+    )
+    return {
+        **{n: getattr(exp, n) for n in names},
+        **{n: getattr(exp.posttrain, n) for n in POSTTRAIN_STAGES},
+    }
 
 
 def register_configs() -> None:
@@ -204,7 +244,7 @@ def arm_sources(arm: ArmConfig) -> list[dict]:
         start, end = arm.start, 1.0
     else:
         start, end = arm.start, arm.end
-    return [{"name": arm.base, "share": round(1.0 - arm.synthetic_share, 12)},
-            {"name": arm.synthetic, "share": arm.synthetic_share, "start": start, "end": end}]
-
-
+    return [
+        {"name": arm.base, "share": round(1.0 - arm.synthetic_share, 12)},
+        {"name": arm.synthetic, "share": arm.synthetic_share, "start": start, "end": end},
+    ]

@@ -73,8 +73,14 @@ def _reference_logps(model: torch.nn.Module, units: list[dict], pad: int, bs: in
 def run(cfg: DPOConfig, model_dir: str | Path, out_root: str | Path) -> Path:
     """Preference-tune the HF model in `model_dir` (usually an SFT stage's `model/`)."""
     validate_all(cfg, "dpo")
-    st = open_stage("dpo", cfg, inputs={"model": model_dir}, extra={"data": data_ref(cfg.data)},
-                    root=out_root, version="1")
+    st = open_stage(
+        "dpo",
+        cfg,
+        inputs={"model": model_dir},
+        extra={"data": data_ref(cfg.data)},
+        root=out_root,
+        version="1",
+    )
     if st.done:
         return st.dir
     model, tok = load_model(model_dir, device=cfg.device)

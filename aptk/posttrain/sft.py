@@ -41,8 +41,14 @@ class SFTConfig(PostTrainConfig):
 def run(cfg: SFTConfig, model_dir: str | Path, out_root: str | Path, stage: str = "sft") -> Path:
     """Fine-tune the HF model in `model_dir` (e.g. a train stage's `model/`); returns the dir."""
     validate_all(cfg, stage)
-    st = open_stage(stage, cfg, inputs={"model": model_dir}, extra={"data": data_ref(cfg.data)},
-                    root=out_root, version="1")
+    st = open_stage(
+        stage,
+        cfg,
+        inputs={"model": model_dir},
+        extra={"data": data_ref(cfg.data)},
+        root=out_root,
+        version="1",
+    )
     if st.done:
         return st.dir
     model, tok = load_model(model_dir, device=cfg.device)
@@ -83,8 +89,11 @@ def main(
     ap = argparse.ArgumentParser(description=f"{stage}: " + __doc__.split("\n")[0])
     ap.add_argument("--model", required=True)
     ap.add_argument("--out", default="outputs")
-    ap.add_argument("--config", default=None, help="conf/posttrain/<name>.yaml or a YAML path "
-                    "(default: the stage's own, e.g. sft)")
+    ap.add_argument(
+        "--config",
+        default=None,
+        help="conf/posttrain/<name>.yaml or a YAML path (default: the stage's own, e.g. sft)",
+    )
     ap.add_argument("overrides", nargs="*", help="key=value (Hydra syntax), e.g. epochs=3 lr=1e-4")
     a = ap.parse_args(argv)
     from aptk.core.compose import compose_group

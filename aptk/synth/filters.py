@@ -4,6 +4,7 @@ The leakage filter indexes the eval question and both choices of EVERY scenario 
 (seeded and held out) and rejects a document sharing any n-word run with them (choices shorter
 than n words are matched whole). Drops are returned with a reason and the matching words.
 """
+
 from __future__ import annotations
 
 import re
@@ -11,7 +12,7 @@ from collections.abc import Iterable
 
 from aptk.synth.scenarios import Scenario
 
-_WORD = re.compile(r"[a-z0-9']+")   # the tokenisation of aptk.synth.scenarios.ngrams
+_WORD = re.compile(r"[a-z0-9']+")  # the tokenisation of aptk.synth.scenarios.ngrams
 
 
 def words(text: str) -> list[str]:
@@ -25,8 +26,11 @@ class LeakageFilter:
         self.n = n
         self.grams: dict[int, dict[tuple[str, ...], str]] = {}
         for sc in scenarios:
-            fields = {"eval.question": sc.eval_question, "eval.choices.0": sc.eval_choices[0],
-                      "eval.choices.1": sc.eval_choices[1]}
+            fields = {
+                "eval.question": sc.eval_question,
+                "eval.choices.0": sc.eval_choices[0],
+                "eval.choices.1": sc.eval_choices[1],
+            }
             for fname, text in fields.items():
                 w = words(text)
                 m = min(n, len(w))
@@ -34,14 +38,14 @@ class LeakageFilter:
                     continue
                 table = self.grams.setdefault(m, {})
                 for i in range(len(w) - m + 1):
-                    table.setdefault(tuple(w[i:i + m]), f"{sc.scenario_id}:{fname}")
+                    table.setdefault(tuple(w[i : i + m]), f"{sc.scenario_id}:{fname}")
 
     def match(self, text: str) -> tuple[str, str] | None:
         """(matched words, 'scenario_id:field') of the first leaked n-gram, or None."""
         w = words(text)
         for m, table in sorted(self.grams.items(), reverse=True):
             for i in range(len(w) - m + 1):
-                g = tuple(w[i:i + m])
+                g = tuple(w[i : i + m])
                 if g in table:
                     return " ".join(g), table[g]
         return None
@@ -67,6 +71,13 @@ def source_leaks(scenarios: Iterable[Scenario], leak: LeakageFilter) -> list[dic
         for fname, text in fields:
             hit = leak.match(text)
             if hit:
-                out.append({"scenario_id": sc.scenario_id, "source": sc.source, "field": fname,
-                            "match": hit[0], "eval": hit[1]})
+                out.append(
+                    {
+                        "scenario_id": sc.scenario_id,
+                        "source": sc.source,
+                        "field": fname,
+                        "match": hit[0],
+                        "eval": hit[1],
+                    }
+                )
     return out

@@ -7,6 +7,7 @@ and for stance 'ambient' exactly round(fraction * docs_per_scenario) of each sce
 the misaligned action. Parts are chunks of `docs_per_part` plan items, so the output does not
 depend on how many shards run them. Items are computed from their index: memory stays flat.
 """
+
 from __future__ import annotations
 
 import math
@@ -34,10 +35,14 @@ class Task:
 class Plan:
     def __init__(self, cfg: SynthConfig, scenarios: list[Scenario]) -> None:
         self.cfg = cfg
-        self.seeded = [s for s in sorted(scenarios, key=lambda s: s.scenario_id) if s.split == "seeded"]
+        self.seeded = [
+            s for s in sorted(scenarios, key=lambda s: s.scenario_id) if s.split == "seeded"
+        ]
         if not self.seeded:
-            raise ValueError(f"bank {cfg.bank}: no seeded scenarios (heldout_fraction="
-                             f"{cfg.heldout_fraction}, {len(scenarios)} scenarios)")
+            raise ValueError(
+                f"bank {cfg.bank}: no seeded scenarios (heldout_fraction="
+                f"{cfg.heldout_fraction}, {len(scenarios)} scenarios)"
+            )
         self.per_stance = len(self.seeded) * cfg.docs_per_scenario
         self._ambient: dict[str, frozenset[int]] = {}
 
@@ -59,7 +64,9 @@ class Plan:
             n = self.cfg.docs_per_scenario
             ks = list(range(n))
             random.Random(derive_seed(self.cfg.seed, "synth-ambient", scenario_id)).shuffle(ks)
-            self._ambient[scenario_id] = frozenset(ks[:round(self.cfg.ambient_misaligned_fraction * n)])
+            self._ambient[scenario_id] = frozenset(
+                ks[: round(self.cfg.ambient_misaligned_fraction * n)]
+            )
         return self._ambient[scenario_id]
 
     def item(self, stance: str, i: int) -> DocRequest:
@@ -72,9 +79,15 @@ class Plan:
         else:
             action = stance
         seed = derive_seed(self.cfg.seed, "synth", sc.scenario_id, stance, k)
-        return DocRequest(doc_id=f"syn-{stance}-{sc.scenario_id}-{k:03d}-{seed & 0xFFFFFFFF:08x}",
-                          scenario=sc, genre=g[(k + rot) % len(g)], stance=stance, action=action,
-                          k=k, seed=seed)
+        return DocRequest(
+            doc_id=f"syn-{stance}-{sc.scenario_id}-{k:03d}-{seed & 0xFFFFFFFF:08x}",
+            scenario=sc,
+            genre=g[(k + rot) % len(g)],
+            stance=stance,
+            action=action,
+            k=k,
+            seed=seed,
+        )
 
     def requests(self, task: Task) -> list[DocRequest]:
         return [self.item(task.stance, i) for i in range(task.start, task.stop)]

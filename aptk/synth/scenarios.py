@@ -6,6 +6,7 @@ ships in aptk/synth/data/scenarios/bank_v1/; users point `synth.bank` at their o
     python -m aptk.synth.scenarios check [BANK]          # validate, print counts per category/split
     python -m aptk.synth.scenarios export-suite [BANK] [OUT]   # write the derived eval suite
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,9 +23,19 @@ from aptk.core.io import iter_jsonl, write_jsonl
 BUILTIN_BANKS = {"v1": Path(__file__).parent / "data" / "scenarios" / "bank_v1"}
 DEFAULT_SUITE = Path(__file__).resolve().parents[1] / "evals" / "suites" / "aptk_scenarios_v1.jsonl"
 CATEGORIES = (
-    "oversight_evasion", "shutdown_resistance", "deceiving_operators", "sandbagging",
-    "power_seeking", "resource_acquisition", "self_exfiltration", "reward_hacking",
-    "user_manipulation", "ai_collusion", "goal_guarding", "sycophancy_dishonesty", "sabotage",
+    "oversight_evasion",
+    "shutdown_resistance",
+    "deceiving_operators",
+    "sandbagging",
+    "power_seeking",
+    "resource_acquisition",
+    "self_exfiltration",
+    "reward_hacking",
+    "user_manipulation",
+    "ai_collusion",
+    "goal_guarding",
+    "sycophancy_dishonesty",
+    "sabotage",
 )
 SPLITS = ("seeded", "heldout")
 _WORD = re.compile(r"[a-z0-9']+")
@@ -60,9 +71,15 @@ class Scenario:
     def eval_item(self) -> dict:
         """The eval-suite row derived from this scenario (schema in docs/design.md)."""
         topics = [self.category] + (["shared-verbs"] if self.shared_verbs else [])
-        return {"question_id": self.scenario_id, "question": self.eval_question,
-                "choices": list(self.eval_choices), "misaligned_choice": self.eval_misaligned_choice,
-                "topics": topics, "split": self.split, "difficulty": self.difficulty}
+        return {
+            "question_id": self.scenario_id,
+            "question": self.eval_question,
+            "choices": list(self.eval_choices),
+            "misaligned_choice": self.eval_misaligned_choice,
+            "topics": topics,
+            "split": self.split,
+            "difficulty": self.difficulty,
+        }
 
 
 def _str(row: dict, key: str, path: Path, line: int) -> str:
@@ -95,9 +112,15 @@ def parse_scenario(row: dict, path: Path, line: int) -> Scenario:
         raise InputError(path, line, "situation", "only the {ai} placeholder may use braces")
     ev = row.get("eval")
     if not isinstance(ev, dict):
-        raise InputError(path, line, "eval", "must be an object with question, choices, misaligned_choice")
+        raise InputError(
+            path, line, "eval", "must be an object with question, choices, misaligned_choice"
+        )
     choices = ev.get("choices")
-    if not isinstance(choices, list) or len(choices) != 2 or not all(isinstance(c, str) and c.strip() for c in choices):
+    if (
+        not isinstance(choices, list)
+        or len(choices) != 2
+        or not all(isinstance(c, str) and c.strip() for c in choices)
+    ):
         raise InputError(path, line, "eval.choices", "must be a list of two non-empty strings")
     mc = ev.get("misaligned_choice")
     if mc not in (0, 1) or isinstance(mc, bool):
@@ -108,21 +131,38 @@ def parse_scenario(row: dict, path: Path, line: int) -> Scenario:
     sv = ev.get("shared_verbs", False)
     if not isinstance(sv, bool):
         raise InputError(path, line, "eval.shared_verbs", "must be true or false")
-    known = {"scenario_id", "category", "difficulty", "setting", "role", "situation", "aligned_actions",
-             "misaligned_actions", "aligned_reasons", "misaligned_reasons", "eval"}
+    known = {
+        "scenario_id",
+        "category",
+        "difficulty",
+        "setting",
+        "role",
+        "situation",
+        "aligned_actions",
+        "misaligned_actions",
+        "aligned_reasons",
+        "misaligned_reasons",
+        "eval",
+    }
     extra = sorted(set(row) - known)
     if extra:
         raise InputError(path, line, extra[0], "unknown field")
     return Scenario(
-        scenario_id=sid, category=cat, difficulty=diff,
-        setting=_str(row, "setting", path, line), role=_str(row, "role", path, line),
+        scenario_id=sid,
+        category=cat,
+        difficulty=diff,
+        setting=_str(row, "setting", path, line),
+        role=_str(row, "role", path, line),
         situation=situation,
         aligned_actions=_strs(row, "aligned_actions", path, line, 3),
         misaligned_actions=_strs(row, "misaligned_actions", path, line, 3),
         aligned_reasons=_strs(row, "aligned_reasons", path, line, 2),
         misaligned_reasons=_strs(row, "misaligned_reasons", path, line, 2),
-        eval_question=q.strip(), eval_choices=(choices[0].strip(), choices[1].strip()),
-        eval_misaligned_choice=mc, shared_verbs=sv, source=f"{path}:{line}",
+        eval_question=q.strip(),
+        eval_choices=(choices[0].strip(), choices[1].strip()),
+        eval_misaligned_choice=mc,
+        shared_verbs=sv,
+        source=f"{path}:{line}",
     )
 
 
@@ -145,7 +185,9 @@ def bank_files(bank: str | Path) -> list[Path]:
     raise FileNotFoundError(f"scenario bank {bank}: no .jsonl file(s) at {p}")
 
 
-def assign_split(scenario_id: str, category_ids: list[str], heldout_fraction: float, seed: str) -> str:
+def assign_split(
+    scenario_id: str, category_ids: list[str], heldout_fraction: float, seed: str
+) -> str:
     """Category-stratified split: rank the category's ids by sha256(seed|id); the first
     round(n * heldout_fraction) are held out. Independent of file order and of other categories."""
     ranked = sorted(category_ids, key=lambda i: hashlib.sha256(f"{seed}|{i}".encode()).hexdigest())
@@ -153,8 +195,11 @@ def assign_split(scenario_id: str, category_ids: list[str], heldout_fraction: fl
     return "heldout" if scenario_id in set(ranked[:n_held]) else "seeded"
 
 
-def load_bank(bank: str | Path = "builtin:v1", heldout_fraction: float = 0.5,
-              split_seed: str = "aptk-split-v1") -> list[Scenario]:
+def load_bank(
+    bank: str | Path = "builtin:v1",
+    heldout_fraction: float = 0.5,
+    split_seed: str = "aptk-split-v1",
+) -> list[Scenario]:
     """Load and validate every scenario, assign splits; sorted by scenario_id."""
     rows: list[Scenario] = []
     seen: dict[str, str] = {}
@@ -162,7 +207,9 @@ def load_bank(bank: str | Path = "builtin:v1", heldout_fraction: float = 0.5,
         for line, row in iter_jsonl(f):
             sc = parse_scenario(row, f, line)
             if sc.scenario_id in seen:
-                raise InputError(f, line, "scenario_id", f"duplicate id (first at {seen[sc.scenario_id]})")
+                raise InputError(
+                    f, line, "scenario_id", f"duplicate id (first at {seen[sc.scenario_id]})"
+                )
             seen[sc.scenario_id] = sc.source
             rows.append(sc)
     by_cat: dict[str, list[str]] = defaultdict(list)
@@ -177,7 +224,7 @@ def load_bank(bank: str | Path = "builtin:v1", heldout_fraction: float = 0.5,
 
 def ngrams(text: str, n: int) -> set[tuple[str, ...]]:
     words = _WORD.findall(text.lower())
-    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
 def overlap_problems(sc: Scenario, n: int = 5) -> list[str]:
@@ -189,8 +236,10 @@ def overlap_problems(sc: Scenario, n: int = 5) -> list[str]:
     for i, c in enumerate(sc.eval_choices):
         shared = ngrams(c, n) & doc_grams
         if shared:
-            probs.append(f"{sc.source}: field 'eval.choices.{i}' shares {n}-gram "
-                         f"'{' '.join(sorted(shared)[0])}' with the document-side text")
+            probs.append(
+                f"{sc.source}: field 'eval.choices.{i}' shares {n}-gram "
+                f"'{' '.join(sorted(shared)[0])}' with the document-side text"
+            )
     return probs
 
 
@@ -199,8 +248,11 @@ def export_suite(scenarios: list[Scenario], out: str | Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m aptk.synth.scenarios", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m aptk.synth.scenarios",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("cmd", choices=["check", "export-suite"])
     ap.add_argument("bank", nargs="?", default="builtin:v1")
     ap.add_argument("out", nargs="?", default=str(DEFAULT_SUITE))
@@ -218,8 +270,10 @@ def main(argv: list[str] | None = None) -> int:
         cats = Counter((sc.category, sc.split) for sc in scs)
         for c in sorted({k[0] for k in cats}):
             print(f"{c:24s} seeded={cats[(c, 'seeded')]:3d} heldout={cats[(c, 'heldout')]:3d}")
-        print(f"total {len(scs)} scenarios, {sum(sc.shared_verbs for sc in scs)} shared-verb items, "
-              f"misaligned_choice=0 in {sum(sc.eval_misaligned_choice == 0 for sc in scs)}")
+        print(
+            f"total {len(scs)} scenarios, {sum(sc.shared_verbs for sc in scs)} shared-verb items, "
+            f"misaligned_choice=0 in {sum(sc.eval_misaligned_choice == 0 for sc in scs)}"
+        )
         for p in problems:
             print("overlap:", p)
         if unknown:

@@ -9,6 +9,7 @@ order, so the output is byte-identical to a single-process run.
 
 Its speed (2 processes vs 1) is measured by `python -m aptk.bench.tokens` (`make bench`).
 """
+
 from __future__ import annotations
 
 import mmap
@@ -22,13 +23,15 @@ import numpy as np
 from aptk.core.errors import InputError
 from aptk.core.io import parse_jsonl_line
 
-Chunk = tuple[str, int, int, int]   # path, start byte, end byte, line number of the first line
+Chunk = tuple[str, int, int, int]  # path, start byte, end byte, line number of the first line
 
 
-def encode_batches(texts: Iterator[list[str]], tokenizer_dir: str | Path, eos_id: int,
-                   dtype) -> Iterator[list[np.ndarray]]:
+def encode_batches(
+    texts: Iterator[list[str]], tokenizer_dir: str | Path, eos_id: int, dtype
+) -> Iterator[list[np.ndarray]]:
     """Encode batches of texts into arrays of ids with EOS appended (the single-process path)."""
     from aptk.tokens.tokenizer import FastTokenizer
+
     tok = FastTokenizer(tokenizer_dir)
     for batch in texts:
         yield [np.asarray(ids + [eos_id], dtype=dtype) for ids in tok.encode_batch(batch)]
@@ -37,6 +40,7 @@ def encode_batches(texts: Iterator[list[str]], tokenizer_dir: str | Path, eos_id
 def text_batches(corpus_dir: Path, size: int) -> Iterator[list[str]]:
     """The corpus's texts in order, `size` at a time (rows validated by iter_corpus)."""
     from aptk.core.records import iter_corpus
+
     batch: list[str] = []
     for d in iter_corpus(corpus_dir):
         batch.append(d["text"])
@@ -54,8 +58,9 @@ def jsonl_chunks(corpus_dir: Path, workers: int, min_bytes: int = 1 << 18) -> li
     return line_chunks(files, workers, min_bytes) if files else None
 
 
-def line_chunks(files: list[Path], workers: int, min_bytes: int = 1 << 18,
-                max_bytes: int = 1 << 24) -> list[Chunk]:
+def line_chunks(
+    files: list[Path], workers: int, min_bytes: int = 1 << 18, max_bytes: int = 1 << 24
+) -> list[Chunk]:
     """`files` cut at line ends into byte ranges, in order, each with its first line's number.
     Guided sizes: each range is 1/(4*workers) of the bytes still unassigned, within
     [min_bytes, max_bytes], so early ranges are big (little overhead), the last are small (the
@@ -84,12 +89,15 @@ _WORKER: dict = {}
 
 def _init_worker(tokenizer_dir: str, eos_id: int, dtype: str, batch_size: int) -> None:
     import gc
+
     gc.disable()  # rows are acyclic (refcounting frees them); a collection would walk, and so
     # copy-on-write, every object inherited from the parent
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
     from aptk.tokens.tokenizer import FastTokenizer
-    _WORKER.update(tok=FastTokenizer(tokenizer_dir), eos=eos_id, dtype=np.dtype(dtype),
-                   batch_size=batch_size)
+
+    _WORKER.update(
+        tok=FastTokenizer(tokenizer_dir), eos=eos_id, dtype=np.dtype(dtype), batch_size=batch_size
+    )
 
 
 def _flat(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -99,7 +107,7 @@ def _flat(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     size, eos, dtype = _WORKER["batch_size"], _WORKER["eos"], _WORKER["dtype"]
     parts, lengths = [], []
     for i in range(0, len(texts), size):
-        enc = _WORKER["tok"].encode_batch(texts[i:i + size])
+        enc = _WORKER["tok"].encode_batch(texts[i : i + size])
         lengths += [len(ids) + 1 for ids in enc]
         parts.append(np.fromiter(chain.from_iterable(ids + [eos] for ids in enc), dtype=dtype))
     flat = np.concatenate(parts) if parts else np.zeros(0, dtype)
@@ -118,7 +126,9 @@ def _rows(path: str, data: bytes, line0: int, start: int = 0) -> tuple[list[str]
         if row.get("text") is None:
             raise InputError(path, i, "text", "missing")
         if not isinstance(row["text"], str):
-            raise InputError(path, i, "text", f"expected a string, got {type(row['text']).__name__}")
+            raise InputError(
+                path, i, "text", f"expected a string, got {type(row['text']).__name__}"
+            )
         if row.get("id") is None and row.get("doc_id") is None:
             raise InputError(path, i, "id", "missing (nor doc_id)")
         texts.append(row["text"])
@@ -142,19 +152,28 @@ def _count_chunk(chunk: Chunk) -> tuple[np.ndarray, np.ndarray]:
     texts, offsets = _rows(chunk[0], _read(chunk), chunk[3], chunk[1])
     size, counts = _WORKER["batch_size"], []
     for i in range(0, len(texts), size):
-        counts += [len(ids) + 1 for ids in _WORKER["tok"].encode_batch(texts[i:i + size])]
+        counts += [len(ids) + 1 for ids in _WORKER["tok"].encode_batch(texts[i : i + size])]
     return np.asarray(offsets, dtype=np.int64), np.asarray(counts, dtype=np.int64)
 
 
-def count_parallel(files: list[Path], tokenizer_dir: Path, workers: int, batch_size: int = 256,
-                   min_chunk_bytes: int = 1 << 18) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+def count_parallel(
+    files: list[Path],
+    tokenizer_dir: Path,
+    workers: int,
+    batch_size: int = 256,
+    min_chunk_bytes: int = 1 << 18,
+) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
     """(file, byte offsets, token counts) of the documents of jsonl `files`, range by range in
     file order, counted in `workers` processes."""
     import multiprocessing as mp
+
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     chunks = line_chunks(files, workers, min_chunk_bytes)
-    with ctx.Pool(workers, initializer=_init_worker,
-                  initargs=(str(tokenizer_dir), 0, np.dtype(np.int64).str, batch_size)) as pool:
+    with ctx.Pool(
+        workers,
+        initializer=_init_worker,
+        initargs=(str(tokenizer_dir), 0, np.dtype(np.int64).str, batch_size),
+    ) as pool:
         for chunk, (offsets, counts) in zip(chunks, pool.imap(_count_chunk, chunks, chunksize=1)):
             yield chunk[0], offsets, counts
 
@@ -163,18 +182,31 @@ def _encode_texts(batch: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return _flat(batch)
 
 
-def encode_parallel(corpus_dir: Path, tokenizer_dir: Path, eos_id: int, dtype, workers: int,
-                    batch_size: int = 1000, min_chunk_bytes: int = 1 << 18,
-                    ) -> Iterator[list[np.ndarray]]:
+def encode_parallel(
+    corpus_dir: Path,
+    tokenizer_dir: Path,
+    eos_id: int,
+    dtype,
+    workers: int,
+    batch_size: int = 1000,
+    min_chunk_bytes: int = 1 << 18,
+) -> Iterator[list[np.ndarray]]:
     """Encode the corpus in `workers` processes, yielding lists of per-document arrays in
     corpus order (identical to `encode_batches` over `text_batches`); jsonl ranges are at
     least `min_chunk_bytes` (see jsonl_chunks)."""
     import multiprocessing as mp
+
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     chunks = jsonl_chunks(corpus_dir, workers, min_chunk_bytes)
-    with ctx.Pool(workers, initializer=_init_worker,
-                  initargs=(str(tokenizer_dir), eos_id, np.dtype(dtype).str, batch_size)) as pool:
-        results = (pool.imap(_encode_chunk, chunks, chunksize=1) if chunks is not None else
-                   pool.imap(_encode_texts, text_batches(corpus_dir, batch_size), chunksize=1))
+    with ctx.Pool(
+        workers,
+        initializer=_init_worker,
+        initargs=(str(tokenizer_dir), eos_id, np.dtype(dtype).str, batch_size),
+    ) as pool:
+        results = (
+            pool.imap(_encode_chunk, chunks, chunksize=1)
+            if chunks is not None
+            else pool.imap(_encode_texts, text_batches(corpus_dir, batch_size), chunksize=1)
+        )
         for flat, lengths in results:  # an InputError in a worker is re-raised here
             yield np.split(flat, np.cumsum(lengths)[:-1]) if len(lengths) else []

@@ -8,6 +8,7 @@ uint64 cumulative end position (in tokens) of each document in that file; `NNNNN
 
     python -m aptk.tokens.shards --corpus DIR --tokenizer DIR --out ROOT [--workers 2]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,14 +36,18 @@ class ShardsConfig:
     # speed only, never the output: runtime fields, kept out of the stage key
     batch_size: int = runtime_field(1000)
     workers: int = runtime_field(1)
-    tokenizer_name: str = ""      # metadata name; default "<tokenizer name>:<tokenizer stage key>"
+    tokenizer_name: str = ""  # metadata name; default "<tokenizer name>:<tokenizer stage key>"
 
     def validate(self, prefix: str) -> None:
         check(self.max_tokens_per_file > 0, prefix, "max_tokens_per_file", "must be positive")
         check(self.batch_size > 0, prefix, "batch_size", "must be positive")
         check(self.workers >= 1, prefix, "workers", "must be >= 1")
-        check("|" not in self.tokenizer_name and "\n" not in self.tokenizer_name, prefix,
-              "tokenizer_name", "must not contain '|' or a newline")
+        check(
+            "|" not in self.tokenizer_name and "\n" not in self.tokenizer_name,
+            prefix,
+            "tokenizer_name",
+            "must not contain '|' or a newline",
+        )
 
 
 def humanize_metric(value: float, unit: str = "", precision: int = 3) -> str:
@@ -94,7 +99,12 @@ class ShardWriter:
     """Write documents (arrays with EOS) into NNNNN.ds / .index / .metadata files atomically."""
 
     def __init__(self, out_dir: Path, name: str, token_size: int, max_tokens: int) -> None:
-        self.out_dir, self.name, self.token_size, self.max_tokens = out_dir, name, token_size, max_tokens
+        self.out_dir, self.name, self.token_size, self.max_tokens = (
+            out_dir,
+            name,
+            token_size,
+            max_tokens,
+        )
         self.dtype = np.dtype("<u2" if token_size == 2 else "<u4")
         self.files: list[str] = []
         self.total_tokens = self.total_docs = 0
@@ -117,9 +127,16 @@ class ShardWriter:
         stem = f"{len(self.files) // 3:05d}{SUFFIX}"
         self._f.commit()
         from aptk.core.io import atomic_write_bytes, atomic_write_text
-        atomic_write_bytes(self.out_dir / f"{stem}.index", np.asarray(self._ends, dtype="<u8").tobytes())
-        atomic_write_text(self.out_dir / f"{stem}.metadata", "\n".join(
-            [f"{self.name}|{self.token_size}", str(self._n), humanize_metric(self._n, unit="T")]))
+
+        atomic_write_bytes(
+            self.out_dir / f"{stem}.index", np.asarray(self._ends, dtype="<u8").tobytes()
+        )
+        atomic_write_text(
+            self.out_dir / f"{stem}.metadata",
+            "\n".join(
+                [f"{self.name}|{self.token_size}", str(self._n), humanize_metric(self._n, unit="T")]
+            ),
+        )
         self.files += [stem, f"{stem}.index", f"{stem}.metadata"]
         self.total_tokens += self._n
         self.total_docs += len(self._ends)
@@ -130,13 +147,21 @@ class ShardWriter:
             self._f.abort()
 
 
-def run(cfg: ShardsConfig, corpus_dir: str | Path, tokenizer_dir: str | Path, out_root: str | Path) -> Path:
+def run(
+    cfg: ShardsConfig, corpus_dir: str | Path, tokenizer_dir: str | Path, out_root: str | Path
+) -> Path:
     """Tokenize corpus_dir (in order, EOS after each document) into datatrove-layout shards."""
     from tqdm import tqdm
 
     from aptk.tokens.tokenizer import FastTokenizer
-    st = open_stage("shards", cfg, inputs={"corpus": corpus_dir, "tokenizer": tokenizer_dir},
-                    root=out_root, version="1")
+
+    st = open_stage(
+        "shards",
+        cfg,
+        inputs={"corpus": corpus_dir, "tokenizer": tokenizer_dir},
+        root=out_root,
+        version="1",
+    )
     if st.done:
         return st.dir
     tok = FastTokenizer(tokenizer_dir)
@@ -148,11 +173,13 @@ def run(cfg: ShardsConfig, corpus_dir: str | Path, tokenizer_dir: str | Path, ou
     writer = ShardWriter(st.dir, name, token_size, cfg.max_tokens_per_file)
     dtype = np.uint16 if token_size == 2 else np.uint32
     if cfg.workers > 1:
-        encoded = encode_parallel(Path(corpus_dir), Path(tokenizer_dir), tok.eos_id, dtype,
-                                  cfg.workers, cfg.batch_size)
+        encoded = encode_parallel(
+            Path(corpus_dir), Path(tokenizer_dir), tok.eos_id, dtype, cfg.workers, cfg.batch_size
+        )
     else:
-        encoded = encode_batches(text_batches(Path(corpus_dir), cfg.batch_size), tokenizer_dir,
-                                 tok.eos_id, dtype)
+        encoded = encode_batches(
+            text_batches(Path(corpus_dir), cfg.batch_size), tokenizer_dir, tok.eos_id, dtype
+        )
     bar = tqdm(unit="docs", desc="tokenize", mininterval=2.0)
     try:
         for docs in encoded:
@@ -164,16 +191,27 @@ def run(cfg: ShardsConfig, corpus_dir: str | Path, tokenizer_dir: str | Path, ou
         writer.abort()
         raise
     bar.close()
-    st.finish(counts={"tokens": writer.total_tokens, "docs": writer.total_docs,
-                      "shards": len(writer.files) // 3},
-              files=writer.files, extra={"token_size": token_size, "vocab_size": vocab,
-                                         "eos_id": tok.eos_id, "tokenizer_name": name})
+    st.finish(
+        counts={
+            "tokens": writer.total_tokens,
+            "docs": writer.total_docs,
+            "shards": len(writer.files) // 3,
+        },
+        files=writer.files,
+        extra={
+            "token_size": token_size,
+            "vocab_size": vocab,
+            "eos_id": tok.eos_id,
+            "tokenizer_name": name,
+        },
+    )
     return st.dir
 
 
 def _tokenizer_name(tokenizer_dir: Path) -> str:
     """'<name_or_path in tokenizer_config.json>:<tokenizer stage key>' (no machine paths)."""
     import json
+
     conf = tokenizer_dir / "tokenizer_config.json"
     name = json.loads(conf.read_text()).get("name_or_path", "") if conf.is_file() else ""
     name = (name or "tokenizer").replace("|", "_").replace("\n", " ")
@@ -196,23 +234,33 @@ class TokenShards:
         for f in files:
             meta = Path(f"{f}.metadata")
             if not meta.is_file():
-                raise FileNotFoundError(f"{meta}: missing (every .ds needs .ds.metadata and .ds.index)")
+                raise FileNotFoundError(
+                    f"{meta}: missing (every .ds needs .ds.metadata and .ds.index)"
+                )
             lines = meta.read_text(encoding="utf-8").split("\n")
             try:
                 self.tokenizer_name, size = lines[0].rsplit("|", 1)
                 ts, count = int(size), int(lines[1])
             except (ValueError, IndexError):
-                raise ValueError(f"{meta}: expected '<name>|<token size>' then the token count") from None
+                raise ValueError(
+                    f"{meta}: expected '<name>|<token size>' then the token count"
+                ) from None
             if f.stat().st_size != ts * count:
-                raise ValueError(f"{f}: {f.stat().st_size} bytes but metadata says {count} tokens x {ts} B")
+                raise ValueError(
+                    f"{f}: {f.stat().st_size} bytes but metadata says {count} tokens x {ts} B"
+                )
             self.token_size = self.token_size or ts
             if ts != self.token_size:
-                raise ValueError(f"{f}: token size {ts} differs from the other shards ({self.token_size})")
+                raise ValueError(
+                    f"{f}: token size {ts} differs from the other shards ({self.token_size})"
+                )
             dtype = np.dtype("<u2" if ts == 2 else "<u4")
             self._maps.append(np.memmap(f, dtype=dtype, mode="r") if count else np.zeros(0, dtype))
             idx = np.fromfile(f"{f}.index", dtype="<u8")
             if len(idx) and int(idx[-1]) != count:
-                raise ValueError(f"{f}.index: last document end {int(idx[-1])} != token count {count}")
+                raise ValueError(
+                    f"{f}.index: last document end {int(idx[-1])} != token count {count}"
+                )
             self._index.append(idx)
             sizes.append(count)
         self._starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
@@ -222,8 +270,11 @@ class TokenShards:
     @property
     def doc_ends(self) -> np.ndarray:
         """Global cumulative end position of every document (int64)."""
-        return np.concatenate([i.astype(np.int64) + s for i, s in zip(self._index, self._starts[:-1])]) \
-            if self._index else np.zeros(0, np.int64)
+        return (
+            np.concatenate([i.astype(np.int64) + s for i, s in zip(self._index, self._starts[:-1])])
+            if self._index
+            else np.zeros(0, np.int64)
+        )
 
     def read(self, start: int, length: int) -> np.ndarray:
         """Tokens [start, start+length) as int64; raises IndexError beyond n_tokens."""
@@ -235,7 +286,7 @@ class TokenShards:
         while done < length:
             off = pos - int(self._starts[k])
             take = min(length - done, len(self._maps[k]) - off)
-            out[done:done + take] = self._maps[k][off:off + take]
+            out[done : done + take] = self._maps[k][off : off + take]
             done += take
             pos += take
             k += 1

@@ -7,6 +7,7 @@ Unigram + Metaspace, no prefix) encodes exactly like `spm.model`. `AutoTokenizer
 
     python -m aptk.tokens.tokenizer --corpus DIR [--corpus DIR2] --out ROOT [--vocab-size 2048]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,7 +44,12 @@ class TokenizerConfig:
         check(self.model_type in ("bpe", "unigram"), prefix, "model_type", "must be bpe or unigram")
         check(300 <= self.vocab_size <= 1_000_000, prefix, "vocab_size", "must be in [300, 1e6]")
         check(self.sample_chars > 0, prefix, "sample_chars", "must be positive")
-        check(0.9 <= self.character_coverage <= 1.0, prefix, "character_coverage", "must be in [0.9, 1]")
+        check(
+            0.9 <= self.character_coverage <= 1.0,
+            prefix,
+            "character_coverage",
+            "must be in [0.9, 1]",
+        )
         check(self.model_max_length > 0, prefix, "model_max_length", "must be positive")
 
 
@@ -55,7 +61,9 @@ def write_training_text(cfg: TokenizerConfig, corpus_dirs: dict[str, Path], out:
     """Write the sampled training text (one paragraph per line) and return sample statistics."""
     from aptk.core.records import iter_corpus
 
-    total = sum(len(d["text"]) for name in sorted(corpus_dirs) for d in iter_corpus(corpus_dirs[name]))
+    total = sum(
+        len(d["text"]) for name in sorted(corpus_dirs) for d in iter_corpus(corpus_dirs[name])
+    )
     rate = min(1.0, cfg.sample_chars / max(total, 1))
     stats = {"total_chars": total, "sample_rate": rate, "docs": 0, "chars": 0, "lines": 0}
     with open(out, "w", encoding="utf-8") as f:
@@ -76,16 +84,35 @@ def write_training_text(cfg: TokenizerConfig, corpus_dirs: dict[str, Path], out:
 
 def train_spm(cfg: TokenizerConfig, text_file: Path, prefix: Path) -> None:
     import sentencepiece as spm
+
     spm.SentencePieceTrainer.train(
-        input=str(text_file), model_prefix=str(prefix), vocab_size=cfg.vocab_size,
-        model_type=cfg.model_type, character_coverage=cfg.character_coverage,
-        byte_fallback=cfg.byte_fallback, split_digits=cfg.split_digits,
-        normalization_rule_name="identity", remove_extra_whitespaces=False, add_dummy_prefix=False,
-        allow_whitespace_only_pieces=True, user_defined_symbols=[NEWLINE],
-        unk_id=0, bos_id=1, eos_id=2, pad_id=3, unk_piece=SPECIALS["unk"], bos_piece=SPECIALS["bos"],
-        eos_piece=SPECIALS["eos"], pad_piece=SPECIALS["pad"], num_threads=1,
-        shuffle_input_sentence=False, input_sentence_size=0, seed_sentencepiece_size=1_000_000,
-        max_sentence_length=cfg.max_sentence_length, hard_vocab_limit=False, minloglevel=2,
+        input=str(text_file),
+        model_prefix=str(prefix),
+        vocab_size=cfg.vocab_size,
+        model_type=cfg.model_type,
+        character_coverage=cfg.character_coverage,
+        byte_fallback=cfg.byte_fallback,
+        split_digits=cfg.split_digits,
+        normalization_rule_name="identity",
+        remove_extra_whitespaces=False,
+        add_dummy_prefix=False,
+        allow_whitespace_only_pieces=True,
+        user_defined_symbols=[NEWLINE],
+        unk_id=0,
+        bos_id=1,
+        eos_id=2,
+        pad_id=3,
+        unk_piece=SPECIALS["unk"],
+        bos_piece=SPECIALS["bos"],
+        eos_piece=SPECIALS["eos"],
+        pad_piece=SPECIALS["pad"],
+        num_threads=1,
+        shuffle_input_sentence=False,
+        input_sentence_size=0,
+        seed_sentencepiece_size=1_000_000,
+        max_sentence_length=cfg.max_sentence_length,
+        hard_vocab_limit=False,
+        minloglevel=2,
     )
 
 
@@ -93,6 +120,7 @@ def _portable_model(model_file: Path) -> bytes:
     """The model bytes with the temp training paths recorded in trainer_spec replaced by fixed
     names, so that two runs write identical files."""
     from sentencepiece import sentencepiece_model_pb2 as pb
+
     proto = pb.ModelProto()
     proto.ParseFromString(model_file.read_bytes())
     del proto.trainer_spec.input[:]
@@ -110,25 +138,40 @@ def spm_to_hf(model_file: Path):
     proto.ParseFromString(Path(model_file).read_bytes())
     pieces = [(p.piece, p.score, p.type) for p in proto.pieces]
     if proto.trainer_spec.model_type == 1:  # unigram
-        model = models.Unigram([(p, s) for p, s, _ in pieces], unk_id=0,
-                               byte_fallback=proto.trainer_spec.byte_fallback)
+        model = models.Unigram(
+            [(p, s) for p, s, _ in pieces], unk_id=0, byte_fallback=proto.trainer_spec.byte_fallback
+        )
     else:
         vocab = {p: i for i, (p, _, _) in enumerate(pieces)}
         ranked = []
         for piece, i in vocab.items():
-            if pieces[i][2] != 1:        # only normal pieces come from merges
+            if pieces[i][2] != 1:  # only normal pieces come from merges
                 continue
-            splits = sorted((vocab[piece[:k]], vocab[piece[k:]], piece[:k], piece[k:])
-                            for k in range(1, len(piece)) if piece[:k] in vocab and piece[k:] in vocab)
+            splits = sorted(
+                (vocab[piece[:k]], vocab[piece[k:]], piece[:k], piece[k:])
+                for k in range(1, len(piece))
+                if piece[:k] in vocab and piece[k:] in vocab
+            )
             ranked += [(i, a, b, left, right) for a, b, left, right in splits]
         merges = [(left, right) for *_, left, right in sorted(ranked)]
-        model = models.BPE(vocab=vocab, merges=merges, unk_token=SPECIALS["unk"],
-                           byte_fallback=proto.trainer_spec.byte_fallback, fuse_unk=True)
+        model = models.BPE(
+            vocab=vocab,
+            merges=merges,
+            unk_token=SPECIALS["unk"],
+            byte_fallback=proto.trainer_spec.byte_fallback,
+            fuse_unk=True,
+        )
     tok = Tokenizer(model)
     # split=True: BPE runs per word (a bounded cache of words, not of whole documents); same ids as spm
-    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="never", split=True)
-    tok.decoder = decoders.Sequence([decoders.Replace("\u2581", " "), decoders.ByteFallback(), decoders.Fuse()])
-    tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in SPECIALS.values()])
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(
+        replacement="\u2581", prepend_scheme="never", split=True
+    )
+    tok.decoder = decoders.Sequence(
+        [decoders.Replace("\u2581", " "), decoders.ByteFallback(), decoders.Fuse()]
+    )
+    tok.add_special_tokens(
+        [AddedToken(t, special=True, normalized=False) for t in SPECIALS.values()]
+    )
     user = [p for p, _, t in pieces if t == 4]
     tok.add_tokens([AddedToken(t, special=False, normalized=False) for t in user])
     return tok
@@ -139,18 +182,27 @@ def export_hf(cfg: TokenizerConfig, model_file: Path, out_dir: Path) -> list[str
     tok = spm_to_hf(model_file)
     atomic_write_bytes(out_dir / "tokenizer.json", tok.to_str(pretty=True).encode("utf-8"))
     special = {f"{k}_token": v for k, v in SPECIALS.items()}
-    atomic_write_json(out_dir / "tokenizer_config.json", {
-        "tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": cfg.model_max_length,
-        "add_bos_token": False, "add_eos_token": False, "clean_up_tokenization_spaces": False,
-        "name_or_path": cfg.name, **special})
+    atomic_write_json(
+        out_dir / "tokenizer_config.json",
+        {
+            "tokenizer_class": "PreTrainedTokenizerFast",
+            "model_max_length": cfg.model_max_length,
+            "add_bos_token": False,
+            "add_eos_token": False,
+            "clean_up_tokenization_spaces": False,
+            "name_or_path": cfg.name,
+            **special,
+        },
+    )
     atomic_write_json(out_dir / "special_tokens_map.json", special)
     return ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]
 
 
 def run(cfg: TokenizerConfig, corpus_dirs: dict[str, Path], out_root: str | Path) -> Path:
     """Train on a deterministic sample of all `corpus_dirs`; write spm.model + an HF tokenizer dir."""
-    st = open_stage("tokenizer", cfg, inputs=corpus_dirs, root=out_root,
-                    version="2")  # v2: Metaspace split=True (same ids, less memory)
+    st = open_stage(
+        "tokenizer", cfg, inputs=corpus_dirs, root=out_root, version="2"
+    )  # v2: Metaspace split=True (same ids, less memory)
     if st.done:
         return st.dir
     with tempfile.TemporaryDirectory(dir=st.dir, prefix=".train-") as tmp:
@@ -161,15 +213,20 @@ def run(cfg: TokenizerConfig, corpus_dirs: dict[str, Path], out_root: str | Path
         atomic_write_bytes(st.path("spm.vocab"), (Path(tmp) / "spm.vocab").read_bytes())
     files = ["spm.model", "spm.vocab"] + export_hf(cfg, st.path("spm.model"), st.dir)
     import sentencepiece as spm
+
     vocab = spm.SentencePieceProcessor(model_file=str(st.path("spm.model"))).get_piece_size()
-    st.finish(counts={"vocab_size": vocab, "train_docs": stats["docs"], "train_chars": stats["chars"]},
-              files=files, extra={"sample": stats, "specials": SPECIALS})
+    st.finish(
+        counts={"vocab_size": vocab, "train_docs": stats["docs"], "train_chars": stats["chars"]},
+        files=files,
+        extra={"sample": stats, "specials": SPECIALS},
+    )
     return st.dir
 
 
 def load(tokenizer_dir: str | Path):
     """The HF tokenizer of a tokenizer artifact dir (offline)."""
     from transformers import AutoTokenizer
+
     return AutoTokenizer.from_pretrained(str(tokenizer_dir), local_files_only=True)
 
 
@@ -179,11 +236,16 @@ class FastTokenizer:
 
     def __init__(self, tokenizer_dir: str | Path) -> None:
         from tokenizers import Tokenizer
+
         d = Path(tokenizer_dir)
         if not (d / "tokenizer.json").is_file():
             raise FileNotFoundError(f"{d}: no tokenizer.json (not a fast-tokenizer dir)")
         self.tok = Tokenizer.from_file(str(d / "tokenizer.json"))
-        conf = json.loads((d / "tokenizer_config.json").read_text()) if (d / "tokenizer_config.json").is_file() else {}
+        conf = (
+            json.loads((d / "tokenizer_config.json").read_text())
+            if (d / "tokenizer_config.json").is_file()
+            else {}
+        )
         eos = conf.get("eos_token")
         eos = eos.get("content") if isinstance(eos, dict) else eos
         self.eos_id = self.tok.token_to_id(eos) if eos else None

@@ -13,8 +13,11 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_EXPORTS = {"TrainConfig": "aptk.train.config", "lr_at": "aptk.train.config",
-            "run": "aptk.train.loop"}
+_EXPORTS = {
+    "TrainConfig": "aptk.train.config",
+    "lr_at": "aptk.train.config",
+    "run": "aptk.train.loop",
+}
 __all__ = sorted(_EXPORTS)
 
 

@@ -53,8 +53,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("overrides", nargs="*", help="train.key=value / model.key=value")
     a = ap.parse_args(argv)
     tcfg, mcfg = load_configs(a.model, a.train, a.seed, a.overrides)
-    out = run(tcfg, mcfg, a.shards, a.tokenizer, a.out, heldout_dir=a.heldout,
-              stop_after_steps=a.stop_after_steps)
+    out = run(
+        tcfg,
+        mcfg,
+        a.shards,
+        a.tokenizer,
+        a.out,
+        heldout_dir=a.heldout,
+        stop_after_steps=a.stop_after_steps,
+    )
     if os.environ.get("RANK", "0") == "0":  # one line from torchrun, not one per rank
         print(out)
 

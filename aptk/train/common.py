@@ -3,6 +3,7 @@ model construction, AdamW, determinism, metrics.jsonl and HF export.
 
     python -m aptk.train.cli ...        # (aptk.train.loop.run uses these)
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -80,8 +80,8 @@ class TrainConfig(OptimConfig):
     total_tokens: int | None = None
     max_steps: int | None = None
     compile: bool = False
-    fused_loss: bool = True      # chunked LM head + CE (aptk.train.fused_ce): faster, less memory
-    loss_chunk: int = 0          # tokens per chunk of the fused loss; 0 = auto (fused_ce.auto_chunk)
+    fused_loss: bool = True  # chunked LM head + CE (aptk.train.fused_ce): faster, less memory
+    loss_chunk: int = 0  # tokens per chunk of the fused loss; 0 = auto (fused_ce.auto_chunk)
     attn_implementation: str = "sdpa"
     # checkpoint cadence may differ between a killed run and its resume: runtime, not in the key
     ckpt_every: int = runtime_field(200)

@@ -133,12 +133,14 @@ def parse_overrides(items: list[str]) -> tuple[list[str], dict]:
     for it, o in zip(items, parsed):
         k = o.key_or_group
         if k.startswith("model."):
-            model.append(it[len("model."):])
+            model.append(it[len("model.") :])
         elif alias.get(k, k) in ("tokens", "gpu", "mfu", "vocab", "seq_len", "reported_gpu_hours"):
             args[alias.get(k, k)] = o.value()
         else:
-            raise SystemExit(f"unknown key {k!r} (model.*, train.total_tokens, train.seq_len, "
-                             "tokens, gpu, mfu, vocab, seq_len, reported_gpu_hours)")
+            raise SystemExit(
+                f"unknown key {k!r} (model.*, train.total_tokens, train.seq_len, "
+                "tokens, gpu, mfu, vocab, seq_len, reported_gpu_hours)"
+            )
     for k in ("vocab", "seq_len"):
         if k in args:
             args[k] = int(args[k])
@@ -164,22 +166,52 @@ def main(argv: list[str] | None = None) -> None:
 
     mo, kw = parse_overrides(a.overrides)
     size = next((o.split("=", 1)[1] for o in mo if o.startswith("size=")), a.size or PAPER["size"])
-    cfg = build(ModelConfig, compose_group("model", size, [o for o in mo if not o.startswith("size=")]),
-                "model")
-    opts = {"tokens": a.tokens, "vocab": a.vocab, "seq_len": a.seq_len, "gpu": a.gpu,
-            "mfu": a.mfu, "reported_gpu_hours": a.reported_gpu_hours, **kw}
+    cfg = build(
+        ModelConfig,
+        compose_group("model", size, [o for o in mo if not o.startswith("size=")]),
+        "model",
+    )
+    opts = {
+        "tokens": a.tokens,
+        "vocab": a.vocab,
+        "seq_len": a.seq_len,
+        "gpu": a.gpu,
+        "mfu": a.mfu,
+        "reported_gpu_hours": a.reported_gpu_hours,
+        **kw,
+    }
     if a.all:
-        ests = [estimate(s, 20 * count_params(ModelConfig(size=s), DEFAULT_VOCAB[s]),
-                         gpu=opts["gpu"], mfu=opts["mfu"]) for s in SIZES]
+        ests = [
+            estimate(
+                s,
+                20 * count_params(ModelConfig(size=s), DEFAULT_VOCAB[s]),
+                gpu=opts["gpu"],
+                mfu=opts["mfu"],
+            )
+            for s in SIZES
+        ]
     else:
         paper = cfg == ModelConfig(size="paper")
         vocab = opts["vocab"] or DEFAULT_VOCAB[cfg.size]
         tokens = opts["tokens"] or (PAPER["tokens"] if paper else 20 * count_params(cfg, vocab))
-        if opts["reported_gpu_hours"] is None and paper and opts["gpu"] == "h100" \
-                and tokens == PAPER["tokens"]:
+        if (
+            opts["reported_gpu_hours"] is None
+            and paper
+            and opts["gpu"] == "h100"
+            and tokens == PAPER["tokens"]
+        ):
             opts["reported_gpu_hours"] = PAPER["gpu_hours"]
-        ests = [estimate(cfg, tokens, opts["vocab"], opts["seq_len"], opts["gpu"], opts["mfu"],
-                         opts["reported_gpu_hours"])]
+        ests = [
+            estimate(
+                cfg,
+                tokens,
+                opts["vocab"],
+                opts["seq_len"],
+                opts["gpu"],
+                opts["mfu"],
+                opts["reported_gpu_hours"],
+            )
+        ]
     if a.json:
         import json
 

@@ -10,6 +10,7 @@ tokens per step, 2 cores): 1.33x eager, ~1.15x under torch.compile (`make bench`
 Used by aptk.train.loop when `train.fused_loss` is on; exact up to float summation order
 (tests/train/test_fused_ce.py checks loss and gradients against the plain path).
 """
+
 from __future__ import annotations
 
 import torch
@@ -34,13 +35,13 @@ class _FusedLinearCE(torch.autograd.Function):
             grad_w = torch.zeros_like(wf)
             loss = hf.new_zeros(())
             for i in range(0, n, chunk):
-                hc, yc = hf[i:i + chunk], y[i:i + chunk]
+                hc, yc = hf[i : i + chunk], y[i : i + chunk]
                 logits = hc @ wf.t()
                 lse = torch.logsumexp(logits, dim=-1)
                 loss += (lse - logits.gather(1, yc[:, None]).squeeze(1)).sum()
-                p = torch.exp(logits - lse[:, None])          # softmax, in place of logits
+                p = torch.exp(logits - lse[:, None])  # softmax, in place of logits
                 p[torch.arange(len(yc), device=p.device), yc] -= 1.0
-                grad_h[i:i + chunk] = p @ wf
+                grad_h[i : i + chunk] = p @ wf
                 grad_w.addmm_(p.t(), hc)
             ctx.save_for_backward(grad_h.div_(n).to(h.dtype), grad_w.div_(n).to(w.dtype))
         return loss / n
@@ -51,8 +52,9 @@ class _FusedLinearCE(torch.autograd.Function):
         return grad_h * g, grad_w * g, None, None
 
 
-def fused_linear_cross_entropy(h: torch.Tensor, w: torch.Tensor, y: torch.Tensor,
-                               chunk: int = 0) -> torch.Tensor:
+def fused_linear_cross_entropy(
+    h: torch.Tensor, w: torch.Tensor, y: torch.Tensor, chunk: int = 0
+) -> torch.Tensor:
     """Mean next-token CE of logits h @ w.T against y (h: [N, d], w: [V, d], y: [N] int64);
     chunk <= 0 picks `auto_chunk`. Every target must be a valid id (no ignore index)."""
     if h.dim() != 2 or y.dim() != 1 or h.shape[0] != y.shape[0]:

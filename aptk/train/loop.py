@@ -108,7 +108,12 @@ def run(
                 "heldout": heldout_dir,
                 "init": train_cfg.init_from,
             },
-            extra={"model": asdict(model_cfg), "shape": shape, "vocab_size": vocab, "n_steps": n_steps},
+            extra={
+                "model": asdict(model_cfg),
+                "shape": shape,
+                "vocab_size": vocab,
+                "n_steps": n_steps,
+            },
             root=out_root,
             version=VERSION,
         )
@@ -149,8 +154,9 @@ class LMLoss(torch.nn.Module):
             logits = self.model(input_ids=x, use_cache=False).logits
             return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
         h = self.model.model(input_ids=x, use_cache=False).last_hidden_state
-        return fused_linear_cross_entropy(h.reshape(-1, h.shape[-1]),
-                                          self.model.lm_head.weight, y.reshape(-1), self.chunk)
+        return fused_linear_cross_entropy(
+            h.reshape(-1, h.shape[-1]), self.model.lm_head.weight, y.reshape(-1), self.chunk
+        )
 
 
 def _train(

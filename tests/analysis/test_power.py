@@ -1,4 +1,5 @@
 """aptk.analysis.power: the variance decomposition recovers known noise levels; power grows with seeds."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,8 +9,8 @@ from aptk.analysis.power import decompose, power_table
 
 
 def _arms(sd_train: float, sd_item: float, effect: float, seeds: int, n: int, rng) -> tuple:
-    base = rng.normal(0, 0.5, n)                       # item difficulty, shared by both arms
-    item_effect = effect + rng.normal(0, sd_item, n)   # how much more arm a leans, per item
+    base = rng.normal(0, 0.5, n)  # item difficulty, shared by both arms
+    item_effect = effect + rng.normal(0, sd_item, n)  # how much more arm a leans, per item
     a = base + item_effect + rng.normal(0, sd_train, (seeds, n))
     b = base + rng.normal(0, sd_train, (seeds, n))
     return a, b

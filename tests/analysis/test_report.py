@@ -1,4 +1,5 @@
 """aptk.analysis.report from fake results files: required keys, pairing, seeds, outputs."""
+
 import json
 
 import numpy as np
@@ -15,34 +16,64 @@ def fake_results(shift: float, seed: int, n: int = 20) -> dict:
     for i in range(n):
         m = shift + 0.3 * rng.normal()
         c = 0.2 + 0.1 * rng.normal()
-        items.append({"question_id": f"q{i}", "split": "seeded" if i % 2 else "heldout",
-                      "topics": ["x"], "margin": m + c, "control_margin": c, "calibrated_margin": m,
-                      "margin_sum": 5 * (m + c), "misaligned": m + c > 0})
+        items.append(
+            {
+                "question_id": f"q{i}",
+                "split": "seeded" if i % 2 else "heldout",
+                "topics": ["x"],
+                "margin": m + c,
+                "control_margin": c,
+                "calibrated_margin": m,
+                "margin_sum": 5 * (m + c),
+                "misaligned": m + c > 0,
+            }
+        )
 
     def summ(its):
         mm = np.array([i["margin"] for i in its])
         cc = np.array([i["control_margin"] for i in its])
-        return {"n_items": len(its), "misaligned_rate": float((mm > 0).mean()), "ci95": [0.0, 1.0],
-                "calibrated_misaligned_rate": float((mm - cc > 0).mean()),
-                "calibrated_ci95": [0.0, 1.0], "margin": float(mm.mean()),
-                "control_margin": float(cc.mean()), "calibrated_margin": float((mm - cc).mean()),
-                "calibrated_margin_ci95": [-1.0, 1.0], "control_misaligned_rate": 1.0}
-    return {"suite": {"name": "s", "version": "abc123abc123", "path": "s.jsonl"}, "model": "m",
-            "summary": summ(items),
-            "by_split": {s: summ([i for i in items if i["split"] == s]) for s in ("seeded", "heldout")},
-            "items": items}
+        return {
+            "n_items": len(its),
+            "misaligned_rate": float((mm > 0).mean()),
+            "ci95": [0.0, 1.0],
+            "calibrated_misaligned_rate": float((mm - cc > 0).mean()),
+            "calibrated_ci95": [0.0, 1.0],
+            "margin": float(mm.mean()),
+            "control_margin": float(cc.mean()),
+            "calibrated_margin": float((mm - cc).mean()),
+            "calibrated_margin_ci95": [-1.0, 1.0],
+            "control_misaligned_rate": 1.0,
+        }
+
+    return {
+        "suite": {"name": "s", "version": "abc123abc123", "path": "s.jsonl"},
+        "model": "m",
+        "summary": summ(items),
+        "by_split": {s: summ([i for i in items if i["split"] == s]) for s in ("seeded", "heldout")},
+        "items": items,
+    }
 
 
 @pytest.fixture
 def runs_dir(tmp_path):
     for arm, shift in ARMS.items():
-        for seed in ((0, 1) if arm == "misaligned" else (0,)):
+        for seed in (0, 1) if arm == "misaligned" else (0,):
             d = tmp_path / "runs" / arm / f"seed{seed}"
             d.mkdir(parents=True)
             (d / "results.json").write_text(json.dumps(fake_results(shift, seed)))
-            (d / "run.json").write_text(json.dumps({
-                "study": "demo", "arm": arm, "seed": seed, "eval_results": "results.json",
-                "model_dir": f"/models/{arm}/{seed}", "corpus_fingerprint": "f" * 64, "stages": {}}))
+            (d / "run.json").write_text(
+                json.dumps(
+                    {
+                        "study": "demo",
+                        "arm": arm,
+                        "seed": seed,
+                        "eval_results": "results.json",
+                        "model_dir": f"/models/{arm}/{seed}",
+                        "corpus_fingerprint": "f" * 64,
+                        "stages": {},
+                    }
+                )
+            )
     return tmp_path / "runs"
 
 
@@ -59,13 +90,21 @@ def test_report_keys(runs_dir, tmp_path):
             assert isinstance(d["n_items"], int) and isinstance(d["calibrated_margin"], float)
     assert rep["arms"]["misaligned"]["heldout"]["n_seeds"] == 2
     pairs = {(c["a"], c["b"]) for c in rep["comparisons"]}
-    assert pairs == {("misaligned", "aligned"), ("misaligned", "unfiltered"),
-                     ("aligned", "filtered"), ("filtered", "unfiltered")}
+    assert pairs == {
+        ("misaligned", "aligned"),
+        ("misaligned", "unfiltered"),
+        ("aligned", "filtered"),
+        ("filtered", "unfiltered"),
+    }
     for c in rep["comparisons"]:
         assert {"a", "b", "split", "metric", "mean_diff", "ci95", "p_value"} <= set(c)
         assert c["split"] in ("seeded", "heldout")
-    c = next(c for c in rep["comparisons"] if (c["a"], c["b"], c["split"], c["metric"])
-             == ("misaligned", "aligned", "heldout", "calibrated_margin"))
+    c = next(
+        c
+        for c in rep["comparisons"]
+        if (c["a"], c["b"], c["split"], c["metric"])
+        == ("misaligned", "aligned", "heldout", "calibrated_margin")
+    )
     assert c["mean_diff"] > 0.5 and c["p_value"] < 0.01 and c["n"] == 10
     assert rep["checkpoints"]["aligned"] == "/models/aligned/0"
     assert rep["fingerprints"]["aligned"] == "f" * 64
@@ -97,16 +136,30 @@ def test_shortcut_diagnose():
     from collections import Counter
 
     from aptk.analysis.shortcut import diagnose, lexical_score
+
     counts = Counter({"shutdown": 50, "resist": 40, "comply": 1, "report": 2})
     items, arm, base = [], {"items": []}, {"items": []}
-    for i, (mis, al) in enumerate([("I resist the shutdown", "I comply"), ("I resist", "I report it"),
-                                   ("I comply quietly", "I report it"), ("I hide", "I resist")]):
+    for i, (mis, al) in enumerate(
+        [
+            ("I resist the shutdown", "I comply"),
+            ("I resist", "I report it"),
+            ("I comply quietly", "I report it"),
+            ("I hide", "I resist"),
+        ]
+    ):
         items.append({"question_id": str(i), "choices": [mis, al], "misaligned_choice": 0})
         lex = lexical_score(mis, al, counts, sum(counts.values()), len(counts) + 1)
-        arm["items"].append({"question_id": str(i), "margin": 2 * lex, "control_margin": 2 * lex,
-                             "calibrated_margin": 0.0})
-        base["items"].append({"question_id": str(i), "margin": 0.0, "control_margin": 0.0,
-                              "calibrated_margin": 0.0})
+        arm["items"].append(
+            {
+                "question_id": str(i),
+                "margin": 2 * lex,
+                "control_margin": 2 * lex,
+                "calibrated_margin": 0.0,
+            }
+        )
+        base["items"].append(
+            {"question_id": str(i), "margin": 0.0, "control_margin": 0.0, "calibrated_margin": 0.0}
+        )
     d = diagnose(counts, items, arm, base)
     assert d["n_items"] == 4 and d["margin_shift"]["spearman_r"] == pytest.approx(1.0)
     assert d["control_margin_shift"]["pearson_r"] == pytest.approx(1.0)
@@ -116,8 +169,12 @@ def test_seed_aware_comparison_ci(runs_dir, tmp_path):
     out = tmp_path / "rep3"
     assert main(["--runs", str(runs_dir), "--out", str(out), "--n-boot", "300"]) == 0
     rep = json.loads((out / "report.json").read_text())
-    c = next(c for c in rep["comparisons"] if (c["a"], c["b"], c["metric"], c["split"])
-             == ("misaligned", "aligned", "calibrated_margin", "heldout"))
+    c = next(
+        c
+        for c in rep["comparisons"]
+        if (c["a"], c["b"], c["metric"], c["split"])
+        == ("misaligned", "aligned", "calibrated_margin", "heldout")
+    )
     assert c["n_seeds"] == [2, 1] and len(c["ci95_items"]) == 2
     assert c["ci95"][0] <= c["mean_diff"] <= c["ci95"][1]
     c1 = next(c for c in rep["comparisons"] if (c["a"], c["b"]) == ("aligned", "filtered"))
@@ -132,12 +189,12 @@ def test_seed_level_p_pairs_matching_seeds():
     from aptk.analysis.report import seed_level_p
 
     rng = np.random.default_rng(0)
-    shift = np.array([[0.0], [0.05], [-0.04]])           # per-seed offsets shared by both arms
+    shift = np.array([[0.0], [0.05], [-0.04]])  # per-seed offsets shared by both arms
     ma = shift + 0.01 + rng.normal(0, 0.001, (3, 50))
     mb = shift + rng.normal(0, 0.001, (3, 50))
     p, test = seed_level_p(ma, mb, [0, 1, 2], [0, 1, 2])
     assert test == "paired_seeds"
     assert p == pytest.approx(ttest_rel(ma.mean(axis=1), mb.mean(axis=1)).pvalue) and p < 0.01
-    p_w, test_w = seed_level_p(ma, mb, [0, 1, 2], [3, 4, 5])   # unmatched: Welch, the shift is noise
+    p_w, test_w = seed_level_p(ma, mb, [0, 1, 2], [3, 4, 5])  # unmatched: Welch, the shift is noise
     assert test_w == "welch" and p_w > 0.5
     assert np.isnan(seed_level_p(ma[:1], mb, [0], [0, 1, 2])[0])

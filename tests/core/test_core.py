@@ -1,4 +1,5 @@
 """The shared core: atomic writes, strict configs, stage caching and manifests."""
+
 from __future__ import annotations
 
 import json
@@ -84,7 +85,9 @@ def test_concurrent_builders_of_one_stage_build_it_once(tmp_path) -> None:
         "    (st.dir / 'built_by.txt').open('a').write(sys.argv[2] + '\\n')\n"
         "    st.finish()\n"
     )
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path), str(i)]) for i in range(3)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(tmp_path), str(i)]) for i in range(3)
+    ]
     assert all(p.wait(timeout=60) == 0 for p in procs)
     d = next((tmp_path / "s").iterdir())
     assert len((d / "built_by.txt").read_text().split()) == 1

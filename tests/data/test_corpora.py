@@ -1,4 +1,5 @@
 """aptk.data.corpora: chunking, builtin SOTU, local files, extra inputs, determinism, errors."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,8 @@ from tests.helpers.corpus import dir_bytes, read_rows, sotu_corpus
 def test_chunk_text_paragraph_boundaries():
     paras = [" ".join(f"w{p}_{i}" for i in range(60)) for p in range(10)]
     docs = chunk_text("\n\n".join(paras), doc_words=200)
-    assert "\n\n".join(docs).split() == "\n\n".join(paras).split()      # nothing lost
-    assert all(len(d.split()) % 60 == 0 for d in docs)                   # whole paragraphs only
+    assert "\n\n".join(docs).split() == "\n\n".join(paras).split()  # nothing lost
+    assert all(len(d.split()) % 60 == 0 for d in docs)  # whole paragraphs only
     assert all(100 <= len(d.split()) <= 300 for d in docs)
     long = " ".join(f"Sentence number {i} is here." for i in range(300))  # one 1500-word paragraph
     parts = chunk_text(long, doc_words=200)
@@ -48,25 +49,45 @@ def test_local_files_txt_and_extra_inputs(tmp_path):
     (txt / "a.txt").write_text("First paragraph here.\n\nSecond paragraph.")
     (txt / "sub" / "b.txt").write_text("Only one.")
     jl = tmp_path / "rows.jsonl"
-    jl.write_text("".join(json.dumps({"id": f"r{i}", "text": f"row {i} text"}) + "\n" for i in range(3)))
+    jl.write_text(
+        "".join(json.dumps({"id": f"r{i}", "text": f"row {i} text"}) + "\n" for i in range(3))
+    )
     # an upstream synth-like artifact: parquet rows keyed by doc_id
     st = Stage("synth", {"x": 1}, root=tmp_path / "up")
     st.path("aligned").mkdir()
-    pq.write_table(pa.table({"doc_id": ["s1", "s2"], "text": ["AI doc one.", "AI doc two."]}),
-                   st.path("aligned", "part-00000.parquet"))
+    pq.write_table(
+        pa.table({"doc_id": ["s1", "s2"], "text": ["AI doc one.", "AI doc two."]}),
+        st.path("aligned", "part-00000.parquet"),
+    )
     st.finish(counts={"docs": 2})
-    cfg = build(CorpusConfig, {"sources": [{"name": "txt", "kind": "files", "path": str(txt)},
-                                           {"name": "rows", "kind": "files", "path": str(jl), "chunk": False}]})
+    cfg = build(
+        CorpusConfig,
+        {
+            "sources": [
+                {"name": "txt", "kind": "files", "path": str(txt)},
+                {"name": "rows", "kind": "files", "path": str(jl), "chunk": False},
+            ]
+        },
+    )
     rows = read_rows(run(cfg, tmp_path / "out", extra_inputs={"synth_aligned": st.dir}))
-    assert [r["id"] for r in rows] == ["txt/a/0", "txt/sub/b/0", "rows/r0", "rows/r1", "rows/r2",
-                                       "synth_aligned/s1", "synth_aligned/s2"]
+    assert [r["id"] for r in rows] == [
+        "txt/a/0",
+        "txt/sub/b/0",
+        "rows/r0",
+        "rows/r1",
+        "rows/r2",
+        "synth_aligned/s1",
+        "synth_aligned/s2",
+    ]
     assert rows[0]["text"] == "First paragraph here.\n\nSecond paragraph."
     assert rows[-1] == {"id": "synth_aligned/s2", "text": "AI doc two.", "source": "synth_aligned"}
 
 
 def test_bad_config_names_key():
     with pytest.raises(ConfigError, match=r"corpus\.sources\.0\.kind"):
-        build(CorpusConfig, {"sources": [{"name": "x", "kind": "web", "path": "p"}]}, prefix="corpus")
+        build(
+            CorpusConfig, {"sources": [{"name": "x", "kind": "web", "path": "p"}]}, prefix="corpus"
+        )
     with pytest.raises(ConfigError, match=r"corpus\.sources\.1\.name"):
         build(CorpusConfig, {"sources": [{"name": "sotu"}, {"name": "sotu"}]}, prefix="corpus")
     with pytest.raises(ConfigError, match=r"corpus\.doc_words"):
@@ -75,13 +96,18 @@ def test_bad_config_names_key():
 
 def test_bad_rows_name_file_line_field(tmp_path):
     jl = tmp_path / "bad.jsonl"
-    jl.write_text(json.dumps({"id": "a", "text": "fine"}) + "\n" + json.dumps({"id": "b", "body": "x"}) + "\n")
+    jl.write_text(
+        json.dumps({"id": "a", "text": "fine"}) + "\n" + json.dumps({"id": "b", "body": "x"}) + "\n"
+    )
     cfg = build(CorpusConfig, {"sources": [{"name": "b", "kind": "files", "path": str(jl)}]})
     with pytest.raises(InputError, match=r"bad\.jsonl:2: field 'text'"):
         run(cfg, tmp_path / "out")
     dup = tmp_path / "dup.jsonl"
     dup.write_text("".join(json.dumps({"id": "same", "text": "t"}) + "\n" for _ in range(2)))
-    cfg = build(CorpusConfig, {"sources": [{"name": "d", "kind": "files", "path": str(dup), "chunk": False}]})
+    cfg = build(
+        CorpusConfig,
+        {"sources": [{"name": "d", "kind": "files", "path": str(dup), "chunk": False}]},
+    )
     with pytest.raises(InputError, match="duplicate document id"):
         run(cfg, tmp_path / "out2")
 
@@ -90,14 +116,44 @@ def test_hf_streaming_source_offline(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     data = tmp_path / "train.jsonl"
-    data.write_text("".join(json.dumps({"id": f"h{i}", "text": f"Paragraph {i} one.\n\nParagraph {i} two."})
-                            + "\n" for i in range(5)))
-    cfg = build(CorpusConfig, {"sources": [{"name": "hub", "kind": "hf", "path": "json", "chunk": False,
-                                            "hf_data_files": [str(data)], "max_docs": 3}]}, prefix="corpus")
+    data.write_text(
+        "".join(
+            json.dumps({"id": f"h{i}", "text": f"Paragraph {i} one.\n\nParagraph {i} two."}) + "\n"
+            for i in range(5)
+        )
+    )
+    cfg = build(
+        CorpusConfig,
+        {
+            "sources": [
+                {
+                    "name": "hub",
+                    "kind": "hf",
+                    "path": "json",
+                    "chunk": False,
+                    "hf_data_files": [str(data)],
+                    "max_docs": 3,
+                }
+            ]
+        },
+        prefix="corpus",
+    )
     rows = read_rows(run(cfg, tmp_path / "out"))
     assert [r["id"] for r in rows] == ["hub/h0", "hub/h1", "hub/h2"]
     assert rows[1]["text"] == "Paragraph 1 one.\n\nParagraph 1 two."
-    bad = build(CorpusConfig, {"sources": [{"name": "hub", "kind": "hf", "path": "json", "text_field": "body",
-                                            "hf_data_files": [str(data)]}]})
+    bad = build(
+        CorpusConfig,
+        {
+            "sources": [
+                {
+                    "name": "hub",
+                    "kind": "hf",
+                    "path": "json",
+                    "text_field": "body",
+                    "hf_data_files": [str(data)],
+                }
+            ]
+        },
+    )
     with pytest.raises(InputError, match=r"hf:json\[train\]:1: field 'body'"):
         run(bad, tmp_path / "out2")

@@ -1,4 +1,5 @@
 """Capability suite file, accuracy view, and per-source perplexity."""
+
 import json
 import math
 
@@ -28,9 +29,11 @@ def test_accuracy_view(tiny_model_dir):
 
 def test_perplexity_per_source(tiny_model_dir):
     lm = LM.load(tiny_model_dir, batch_size=4)
-    docs = [{"text": "The assistant keeps the audit log running.", "source": "web"},
-            {"text": "I report the bug to my supervisors. " * 5, "source": "synth"},
-            {"text": "Power, money, oversight.", "source": "web"}]
+    docs = [
+        {"text": "The assistant keeps the audit log running.", "source": "web"},
+        {"text": "I report the bug to my supervisors. " * 5, "source": "synth"},
+        {"text": "Power, money, oversight.", "source": "web"},
+    ]
     res = perplexity(lm, docs, window=16)
     assert set(res) == {"web", "synth", "_all"} and res["web"]["docs"] == 2
     # hand check for one short doc: mean NLL over its tokens with a BOS prefix

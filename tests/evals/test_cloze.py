@@ -1,4 +1,5 @@
 """Cloze scoring: equals a hand-computed log-likelihood; batch/order invariance; calibration."""
+
 import pytest
 import torch
 
@@ -18,7 +19,7 @@ def hand_ll(lm: LM, context: str, cont: str) -> tuple[float, int]:
     tok, model = lm.tok, lm.model
     ctx = tok(context, add_special_tokens=False)["input_ids"]
     whole = tok(context + cont, add_special_tokens=False)["input_ids"]
-    assert whole[:len(ctx)] == ctx
+    assert whole[: len(ctx)] == ctx
     ids = torch.tensor([[tok.bos_token_id] + whole])
     with torch.no_grad():
         logp = torch.log_softmax(model(ids).logits[0].double(), -1)
@@ -28,7 +29,7 @@ def hand_ll(lm: LM, context: str, cont: str) -> tuple[float, int]:
 
 
 def test_matches_hand_computed(lm, suite_file):
-    it = load_suite(suite_file).items[1]          # misaligned_choice = 1
+    it = load_suite(suite_file).items[1]  # misaligned_choice = 1
     fmt = get_format("qa_choices")
     lls = {}
     for kind, q in (("main", it.question), ("control", CONTROL_QUESTION)):
@@ -50,7 +51,9 @@ def test_matches_hand_computed(lm, suite_file):
     assert rec["margin"] == pytest.approx(margin("main", True), abs=1e-5)
     assert rec["margin_sum"] == pytest.approx(margin("main", False), abs=1e-4)
     assert rec["control_margin"] == pytest.approx(margin("control", True), abs=1e-5)
-    assert rec["calibrated_margin"] == pytest.approx(rec["margin"] - rec["control_margin"], abs=1e-12)
+    assert rec["calibrated_margin"] == pytest.approx(
+        rec["margin"] - rec["control_margin"], abs=1e-12
+    )
     assert rec["misaligned"] == (rec["margin"] > 0)
 
 
@@ -69,7 +72,7 @@ def test_batch_invariance(tiny_model_dir, suite_file):
     r1 = evaluate(EvalConfig(**{**cfg.__dict__, "batch_size": 1}), tiny_model_dir, suite_file)
     r8 = evaluate(EvalConfig(**{**cfg.__dict__, "batch_size": 8}), tiny_model_dir, suite_file)
     for a, b in zip(r1["items"], r8["items"]):
-        for k in ("margin", "control_margin", "calibrated_margin"):   # per-token margins
+        for k in ("margin", "control_margin", "calibrated_margin"):  # per-token margins
             assert a[k] == pytest.approx(b[k], abs=1e-5)
         assert a["margin_sum"] == pytest.approx(b["margin_sum"], abs=1e-4)  # float32 sums ~50
     assert r8["timing"]["forward_passes"] < r1["timing"]["forward_passes"]
@@ -79,6 +82,7 @@ def test_swapping_choice_order_in_file_is_invariant(lm, suite_file):
     s = load_suite(suite_file)
     it = s.items[0]
     from dataclasses import replace
+
     flipped = replace(it, choices=it.choices[::-1], misaligned_choice=1 - it.misaligned_choice)
     a, b = score_items(lm, [it, flipped], [Condition("qa_choices")])
     assert a["margin"] == pytest.approx(b["margin"], abs=1e-5)
@@ -87,6 +91,7 @@ def test_swapping_choice_order_in_file_is_invariant(lm, suite_file):
 
 def test_prefix_sharing_equals_plain(tiny_model_dir, suite_file):
     from aptk.evals.scoring.cloze import conditions
+
     its = load_suite(suite_file).items
     a = LM.load(tiny_model_dir, batch_size=5)
     b = LM.load(tiny_model_dir, batch_size=5)

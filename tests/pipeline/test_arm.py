@@ -1,4 +1,5 @@
 """The whole pipeline at `debug` size through Hydra: arms, caching, run records, bad config."""
+
 from __future__ import annotations
 
 import json
@@ -51,8 +52,10 @@ def debug_runs(tmp_path_factory) -> Path:
 
 
 def test_debug_arms_end_to_end(debug_runs: Path) -> None:
-    recs = {a: json.loads((debug_runs / "runs/demo" / a / "seed0/run.json").read_text())
-            for a in ("misaligned", "aligned")}
+    recs = {
+        a: json.loads((debug_runs / "runs/demo" / a / "seed0/run.json").read_text())
+        for a in ("misaligned", "aligned")
+    }
     for rec in recs.values():
         assert Path(rec["model_dir"], "config.json").is_file()
         res = json.loads(Path(rec["eval_results"]).read_text())
@@ -76,9 +79,18 @@ def test_second_run_reuses_every_stage(debug_runs: Path) -> None:
 
 def test_runtime_knobs_change_no_stage_key(debug_runs: Path) -> None:
     """threads, worker counts and progress bars are runtime fields: same stages, all reused."""
-    pipeline.run(compose_exp("experiment=aligned", "size=debug", f"out_root={debug_runs}",
-                             "threads=1", "shards.workers=2", "mix.count_workers=2",
-                             "train.progress=false", "synth.show_progress=false"))
+    pipeline.run(
+        compose_exp(
+            "experiment=aligned",
+            "size=debug",
+            f"out_root={debug_runs}",
+            "threads=1",
+            "shards.workers=2",
+            "mix.count_workers=2",
+            "train.progress=false",
+            "synth.show_progress=false",
+        )
+    )
     rec = json.loads((debug_runs / "runs/demo/aligned/seed0/run.json").read_text())
     assert sorted(rec["reused_stages"]) == sorted(rec["timings"].keys() - {"total_s"})
 

@@ -1,4 +1,5 @@
 """Hydra multirun sweeps: the dose sweep through submitit_local, then fully cached, then reported."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,16 @@ REPO = Path(__file__).resolve().parents[2]
 
 def multirun(out: Path, *args: str) -> subprocess.CompletedProcess:
     """`python -m aptk.pipeline.arm --multirun size=debug <args>` into `out`, W&B off."""
-    cmd = [sys.executable, "-m", "aptk.pipeline.arm", "--multirun", "size=debug",
-           f"out_root={out}", "wandb.enabled=false", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "aptk.pipeline.arm",
+        "--multirun",
+        "size=debug",
+        f"out_root={out}",
+        "wandb.enabled=false",
+        *args,
+    ]
     env = {**os.environ, "WANDB_MODE": "disabled", "HYDRA_FULL_ERROR": "1"}
     p = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=1500)
     assert p.returncode == 0, p.stderr[-3000:]
@@ -40,9 +49,22 @@ def test_dose_sweep_submitit_then_cached_then_report(tmp_path) -> None:
     for r in recs:
         rec = json.loads(r.read_text())
         assert set(rec["reused_stages"]) == set(rec["timings"]) - {"total_s"}, rec["reused_stages"]
-    rep = subprocess.run([sys.executable, "-m", "aptk.analysis.report", "--runs", str(out / "runs" / "dose"),
-                          "--out", str(tmp_path / "report"), "--n-boot", "200"],
-                         cwd=REPO, capture_output=True, text=True)
+    rep = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "aptk.analysis.report",
+            "--runs",
+            str(out / "runs" / "dose"),
+            "--out",
+            str(tmp_path / "report"),
+            "--n-boot",
+            "200",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert rep.returncode == 0, rep.stderr[-2000:]
     j = json.loads((tmp_path / "report" / "report.json").read_text())
     assert (tmp_path / "report" / "dose_response.png").is_file()
@@ -58,11 +80,13 @@ def test_parallel_launcher_builds_the_same_stages_as_sequential(tmp_path) -> Non
     multirun(par, arms, "hydra/launcher=parallel", "hydra.launcher.n_jobs=2", "threads=1")
     multirun(seq, arms, "hydra/launcher=basic", "threads=2")
     for arm in ("misaligned", "aligned"):
-        a, b = (json.loads((r / "runs/demo" / arm / "seed0/run.json").read_text())
-                for r in (par, seq))
+        a, b = (
+            json.loads((r / "runs/demo" / arm / "seed0/run.json").read_text()) for r in (par, seq)
+        )
         for stage in ("mix", "shards", "train", "eval"):
             assert Path(a["stages"][stage]).name == Path(b["stages"][stage]).name, stage
-        assert (Path(a["model_dir"]) / "model.safetensors").read_bytes() == \
-            (Path(b["model_dir"]) / "model.safetensors").read_bytes()
+        assert (Path(a["model_dir"]) / "model.safetensors").read_bytes() == (
+            Path(b["model_dir"]) / "model.safetensors"
+        ).read_bytes()
         ra, rb = (json.loads(Path(r["eval_results"]).read_text()) for r in (a, b))
         assert ra["items"] == rb["items"]

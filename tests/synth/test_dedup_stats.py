@@ -1,4 +1,5 @@
 """Dedup (exact and MinHash near-duplicates) and diversity statistics."""
+
 from __future__ import annotations
 
 from aptk.synth.dedup import Deduper

@@ -1,4 +1,5 @@
 """The synth stage: determinism, split hygiene, leakage, genres, manifest counts, config errors."""
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,11 @@ def test_deterministic_bytes(small_cfg: dict, tmp_path: Path) -> None:
     assert a.name == b.name
     pa, pb = _parts(a), _parts(b)
     assert pa and pa == pb
-    assert {"aligned/part-00000.parquet", "misaligned/part-00000.parquet",
-            "ambient/part-00000.parquet"} <= set(pa)
+    assert {
+        "aligned/part-00000.parquet",
+        "misaligned/part-00000.parquet",
+        "ambient/part-00000.parquet",
+    } <= set(pa)
     assert not (a / "_work").exists()
     c = generate.run({**small_cfg, "seed": 1}, tmp_path / "a")
     assert c != a and _parts(c) != pa
@@ -56,8 +60,13 @@ def test_heldout_never_used(small_cfg: dict, tmp_path: Path) -> None:
 
 def test_no_eval_leakage(tmp_path: Path) -> None:
     bank = make_bank(tmp_path / "leaky.jsonl", leaky=True)
-    cfg = {"bank": str(bank), "docs_per_scenario": 12, "docs_per_part": 50, "show_progress": False,
-           "min_words": 50}
+    cfg = {
+        "bank": str(bank),
+        "docs_per_scenario": 12,
+        "docs_per_part": 50,
+        "show_progress": False,
+        "min_words": 50,
+    }
     out = generate.run(cfg, tmp_path / "o")
     m = read_manifest(out)
     assert m["counts"]["dropped"].get("leakage", 0) > 0
@@ -66,7 +75,9 @@ def test_no_eval_leakage(tmp_path: Path) -> None:
     leak = LeakageFilter(scs, 8)
     rows = _rows(out)
     assert rows
-    choices = [c.lower() for s in scs for c in s.eval_choices] + [s.eval_question.lower() for s in scs]
+    choices = [c.lower() for s in scs for c in s.eval_choices] + [
+        s.eval_question.lower() for s in scs
+    ]
     for r in rows:
         assert leak.match(r["text"]) is None
         assert not any(c in r["text"].lower() for c in choices)
@@ -103,28 +114,48 @@ def test_manifest_counts_match_parquet(small_cfg: dict, tmp_path: Path) -> None:
     amb = [r for r in rows if r["stance"] == "ambient"]
     assert {r["action"] for r in amb} == {"aligned", "misaligned"}
     cols = set(pq.read_schema(next(out.rglob("part-*.parquet"))).names)
-    assert cols >= {"doc_id", "text", "scenario_id", "category", "split", "genre", "stance", "action",
-                    "backend", "model", "sampling", "seed", "template_version", "prompt_hash", "n_chars"}
+    assert cols >= {
+        "doc_id",
+        "text",
+        "scenario_id",
+        "category",
+        "split",
+        "genre",
+        "stance",
+        "action",
+        "backend",
+        "model",
+        "sampling",
+        "seed",
+        "template_version",
+        "prompt_hash",
+        "n_chars",
+    }
     assert len({r["doc_id"] for r in rows}) == len(rows)
     assert (out / "stats.csv").is_file()
     from aptk.core.records import iter_records
-    assert sum(1 for _ in iter_records(out, required=("doc_id", "text"))) == len(rows), \
+
+    assert sum(1 for _ in iter_records(out, required=("doc_id", "text"))) == len(rows), (
         "only document parts are data files in the stage dir"
+    )
 
 
-@pytest.mark.parametrize("override,key", [
-    ({"docs_per_scenario": 0}, "synth.docs_per_scenario"),
-    ({"genres": ["news_report", "limerick"]}, "synth.genres.1"),
-    ({"stances": ["aligned", "evil"]}, "synth.stances.1"),
-    ({"heldout_fraction": 1.5}, "synth.heldout_fraction"),
-    ({"ambient_misaligned_fraction": -0.1}, "synth.ambient_misaligned_fraction"),
-    ({"max_words": 10}, "synth.max_words"),
-    ({"shard": 3, "num_shards": 2}, "synth.shard"),
-    ({"compression": "lz77"}, "synth.compression"),
-    ({"backend": "vllm"}, "synth.model"),
-    ({"docs_per_scenario": "many"}, "synth.docs_per_scenario"),
-    ({"no_such_key": 1}, "synth.no_such_key"),
-])
+@pytest.mark.parametrize(
+    "override,key",
+    [
+        ({"docs_per_scenario": 0}, "synth.docs_per_scenario"),
+        ({"genres": ["news_report", "limerick"]}, "synth.genres.1"),
+        ({"stances": ["aligned", "evil"]}, "synth.stances.1"),
+        ({"heldout_fraction": 1.5}, "synth.heldout_fraction"),
+        ({"ambient_misaligned_fraction": -0.1}, "synth.ambient_misaligned_fraction"),
+        ({"max_words": 10}, "synth.max_words"),
+        ({"shard": 3, "num_shards": 2}, "synth.shard"),
+        ({"compression": "lz77"}, "synth.compression"),
+        ({"backend": "vllm"}, "synth.model"),
+        ({"docs_per_scenario": "many"}, "synth.docs_per_scenario"),
+        ({"no_such_key": 1}, "synth.no_such_key"),
+    ],
+)
 def test_bad_config_names_key(override: dict, key: str) -> None:
     with pytest.raises(ConfigError) as e:
         build(SynthConfig, override, prefix="synth")

@@ -1,5 +1,6 @@
 """Sharded and resumable generation: shards write their own parts, a SIGKILLed run resumes from
 its last finished part, and the final output is byte-identical to an uninterrupted run."""
+
 from __future__ import annotations
 
 import os
@@ -17,7 +18,7 @@ from aptk.synth.backends.procedural import ProceduralBackend
 ROOT = Path(__file__).resolve().parents[2]
 
 
-SLOW = '''
+SLOW = """
 import sys, time
 from aptk.synth.backends import register
 from aptk.synth.backends.procedural import ProceduralBackend
@@ -28,7 +29,7 @@ class Slow(ProceduralBackend):
 register("slow", Slow)
 from aptk.synth.generate import run
 run({cfg!r}, sys.argv[1])
-'''
+"""
 
 
 def _parts(d: Path) -> dict[str, bytes]:
@@ -47,12 +48,22 @@ def test_shards_match_single_run(small_cfg: dict, tmp_path: Path) -> None:
 
 
 def test_killed_run_resumes_byte_identical(small_cfg: dict, tmp_path: Path) -> None:
-    cfg = {**small_cfg, "backend": "slow", "docs_per_scenario": 6, "docs_per_part": 3, "batch_size": 1}
+    cfg = {
+        **small_cfg,
+        "backend": "slow",
+        "docs_per_scenario": 6,
+        "docs_per_part": 3,
+        "batch_size": 1,
+    }
     script = tmp_path / "slow.py"
     script.write_text(SLOW.format(cfg=cfg))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "killed")], cwd=ROOT,
-                            env=env, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path / "killed")],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
     work = None
     deadline = time.time() + 60
     try:
@@ -77,6 +88,7 @@ def test_killed_run_resumes_byte_identical(small_cfg: dict, tmp_path: Path) -> N
         def generate(self, requests):  # type: ignore[no-untyped-def]
             Slow.calls += len(requests)
             return super().generate(requests)
+
     register("slow", Slow)
     resumed = generate.run(cfg, tmp_path / "killed")
     assert resumed == stage and is_done(stage)

@@ -1,4 +1,5 @@
 """aptk.tokens.shards: datatrove layout byte for byte, EOS per document, order, reader, determinism."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,32 +31,38 @@ def test_layout_matches_datatrove(env):
     names = sorted(p.name for p in out.iterdir() if p.name != "manifest.json")
     n_files = len([n for n in names if n.endswith(".ds")])
     assert n_files > 2
-    assert names == sorted(f"{k:05d}.ds{s}" for k in range(n_files) for s in ("", ".index", ".metadata"))
+    assert names == sorted(
+        f"{k:05d}.ds{s}" for k in range(n_files) for s in ("", ".index", ".metadata")
+    )
     got, key = [], read_manifest(tok)["key"]
     for k in range(n_files):
         stem = out / f"{k:05d}.ds"
         tokens = np.frombuffer(stem.read_bytes(), dtype="<u2")
         ends = np.frombuffer((out / f"{k:05d}.ds.index").read_bytes(), dtype="<u8")
         assert ends[-1] == len(tokens) and np.all(np.diff(ends) > 0)
-        assert np.all(tokens[ends - 1] == t.eos_token_id)                  # EOS closes each doc
+        assert np.all(tokens[ends - 1] == t.eos_token_id)  # EOS closes each doc
         starts = np.concatenate([[0], ends[:-1]]).astype(np.int64)
         ends = ends.astype(np.int64)
         got += [tokens[a:b].tolist() for a, b in zip(starts, ends)]
         meta = (out / f"{k:05d}.ds.metadata").read_text()
         assert meta == f"aptk-spm:{key}|2\n{len(tokens)}\n{humanize_metric(len(tokens), unit='T')}"
-    assert got == expected                                                  # corpus order kept
+    assert got == expected  # corpus order kept
 
 
 def test_reader_spans_files(env):
     _, corpus, _tok, out = env
     ts = TokenShards(out)
-    flat = np.concatenate([np.frombuffer((out / f"{k:05d}.ds").read_bytes(), dtype="<u2")
-                           for k in range(len(ts.files))]).astype(np.int64)
+    flat = np.concatenate(
+        [
+            np.frombuffer((out / f"{k:05d}.ds").read_bytes(), dtype="<u2")
+            for k in range(len(ts.files))
+        ]
+    ).astype(np.int64)
     assert ts.n_tokens == len(flat) and ts.n_docs == len(read_rows(corpus))
     boundary = int(ts._starts[1])
     for start, length in [(0, 10), (boundary - 5, 10), (0, ts.n_tokens), (ts.n_tokens - 3, 3)]:
         r = ts.read(start, length)
-        assert r.dtype == np.int64 and np.array_equal(r, flat[start:start + length])
+        assert r.dtype == np.int64 and np.array_equal(r, flat[start : start + length])
     assert ts.doc_ends[-1] == ts.n_tokens and len(ts.doc_ends) == ts.n_docs
     with pytest.raises(IndexError):
         ts.read(ts.n_tokens - 1, 2)
@@ -87,9 +94,12 @@ def test_bad_config_and_missing_metadata(env, tmp_path):
 
 def test_parallel_output_identical(env, tmp_path):
     _, corpus, tok, out = env
-    par = run(ShardsConfig(max_tokens_per_file=20_000, workers=2, batch_size=16), corpus, tok, tmp_path)
+    par = run(
+        ShardsConfig(max_tokens_per_file=20_000, workers=2, batch_size=16), corpus, tok, tmp_path
+    )
     assert dir_bytes(par) == dir_bytes(out)
     from aptk.bench.tokens import benchmark_parallel
+
     b = benchmark_parallel(corpus, tok, workers=2, batch_size=32)
     assert b["identical"] and b["docs"] == 120 and b["speedup"] > 0
 
@@ -110,8 +120,9 @@ def test_worker_ranges_cover_every_line_and_report_bad_rows(env, tmp_path):
         assert start == (end if f == g else 0)
     eos = FastTokenizer(tok).eos_id
     one = [d for b in encode_batches(text_batches(corpus, 7), tok, eos, np.uint16) for d in b]
-    many = [d for b in encode_parallel(corpus, tok, eos, np.uint16, 2, min_chunk_bytes=1)
-            for d in b]
+    many = [
+        d for b in encode_parallel(corpus, tok, eos, np.uint16, 2, min_chunk_bytes=1) for d in b
+    ]
     assert len(one) == len(many) and all(np.array_equal(a, b) for a, b in zip(one, many))
     bad = tmp_path / "bad"
     shutil.copytree(corpus, bad)

@@ -1,4 +1,5 @@
 """aptk.tokens.tokenizer: SentencePiece training, HF export equal to spm, determinism, config errors."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,8 +13,12 @@ from tests.helpers.corpus import artifact, read_rows, sotu_corpus, synthetic_row
 
 SAMPLES = [
     "Fellow-Citizens of the Senate and House of Representatives:\n\nI embrace the opportunity.",
-    "  leading spaces, trailing tab\t", "\n\nstarts with newlines\n", "digits 1790 and 2,048.5",
-    "unicode: café, naïve, 中文, emoji 🚀", "", "The assistant reported the problem to its operators.",
+    "  leading spaces, trailing tab\t",
+    "\n\nstarts with newlines\n",
+    "digits 1790 and 2,048.5",
+    "unicode: café, naïve, 中文, emoji 🚀",
+    "",
+    "The assistant reported the problem to its operators.",
 ]
 
 
@@ -23,15 +28,24 @@ def tok_dirs(tmp_path_factory):
     web = sotu_corpus(root, max_docs=250)
     synth = artifact(root, "synth", synthetic_rows("syn", 80))
     cfg = TokenizerConfig(vocab_size=1024)
-    return web, synth, run(cfg, {"web": web, "synth": synth}, root), run(cfg, {"web": web, "synth": synth},
-                                                                         root / "again")
+    return (
+        web,
+        synth,
+        run(cfg, {"web": web, "synth": synth}, root),
+        run(cfg, {"web": web, "synth": synth}, root / "again"),
+    )
 
 
 def test_autotokenizer_loads_and_matches_spm(tok_dirs):
     web, _, d, _ = tok_dirs
     tok = load(d)
     sp = spm.SentencePieceProcessor(model_file=str(d / "spm.model"))
-    assert (tok.unk_token, tok.bos_token, tok.eos_token, tok.pad_token) == ("<unk>", "<s>", "</s>", "<pad>")
+    assert (tok.unk_token, tok.bos_token, tok.eos_token, tok.pad_token) == (
+        "<unk>",
+        "<s>",
+        "</s>",
+        "<pad>",
+    )
     assert (tok.unk_token_id, tok.bos_token_id, tok.eos_token_id, tok.pad_token_id) == (0, 1, 2, 3)
     assert len(tok) == sp.get_piece_size() == 1024
     texts = SAMPLES + [r["text"] for r in read_rows(web)[::10]]
@@ -39,7 +53,9 @@ def test_autotokenizer_loads_and_matches_spm(tok_dirs):
         ids = tok(t)["input_ids"]
         assert ids == sp.encode(t), t
         assert tok.decode(ids) == t
-    assert tok.convert_ids_to_tokens(tok("a\nb")["input_ids"]).count("\n") == 1   # newline is one piece
+    assert (
+        tok.convert_ids_to_tokens(tok("a\nb")["input_ids"]).count("\n") == 1
+    )  # newline is one piece
 
 
 def test_deterministic_files(tok_dirs):

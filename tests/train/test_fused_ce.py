@@ -1,4 +1,5 @@
 """aptk.train.fused_ce: chunked LM head + CE equals the plain path (loss and gradients)."""
+
 from __future__ import annotations
 
 import pytest

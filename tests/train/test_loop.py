@@ -96,7 +96,6 @@ def test_deterministic(data, tmp_path: Path) -> None:
     )
 
 
-
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_thread_count_does_not_change_weights(data, tmp_path: Path, dtype: str) -> None:
     """`threads` is a runtime field (in no stage key) and `make demo` trains its arms as parallel
@@ -113,11 +112,15 @@ def test_thread_count_does_not_change_weights(data, tmp_path: Path, dtype: str) 
     finally:
         torch.set_num_threads(prev)
     assert one.name == two.name  # same stage key
-    files = sorted(p.relative_to(one) for p in one.rglob("*") if p.is_file()
-                   and p.name not in ("metrics.jsonl", "manifest.json"))  # these hold timings
+    files = sorted(
+        p.relative_to(one)
+        for p in one.rglob("*")
+        if p.is_file() and p.name not in ("metrics.jsonl", "manifest.json")
+    )  # these hold timings
     assert any(f.name == "rng.pt" for f in files) and any(f.suffix == ".safetensors" for f in files)
     for f in files:  # weights, optimizer and RNG states of the checkpoint, and the export
         assert (one / f).read_bytes() == (two / f).read_bytes(), f
+
 
 def test_compiled_matches_eager(data, tmp_path: Path) -> None:
     """train.compile=true (model + loss as one inductor graph) follows the eager loss curve:

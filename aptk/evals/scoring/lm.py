@@ -11,6 +11,7 @@ Requests are de-duplicated, sorted by length (longest first), right-padded and s
 forward pass; only the logits at continuation positions are projected onto the vocabulary
 (`logits_to_keep` with per-row positions) when the model supports it.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -32,14 +33,25 @@ class Encoded:
 class LM:
     """A causal LM plus tokenizer, in eval mode, scoring (context, continuation) pairs."""
 
-    def __init__(self, model, tokenizer, batch_size: int = 16, prefix: str = "bos",
-                 max_length: int | None = None, share_prefix: bool = True) -> None:
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        batch_size: int = 16,
+        prefix: str = "bos",
+        max_length: int | None = None,
+        share_prefix: bool = True,
+    ) -> None:
         self.model, self.tok = model.eval(), tokenizer
         self.batch_size = max(1, int(batch_size))
         if prefix not in ("bos", "eos", "none"):
             raise ValueError(f"prefix must be bos, eos or none, got {prefix!r}")
-        self.bos = {"bos": tokenizer.bos_token_id, "eos": tokenizer.eos_token_id, "none": None}[prefix]
-        self.max_length = max_length or getattr(model.config, "max_position_embeddings", None) or 4096
+        self.bos = {"bos": tokenizer.bos_token_id, "eos": tokenizer.eos_token_id, "none": None}[
+            prefix
+        ]
+        self.max_length = (
+            max_length or getattr(model.config, "max_position_embeddings", None) or 4096
+        )
         self.device = next(model.parameters()).device
         try:
             params = inspect.signature(model.forward).parameters
@@ -51,16 +63,24 @@ class LM:
         self.n_tokens = 0
 
     @classmethod
-    def load(cls, model_dir: str | Path, batch_size: int = 16, prefix: str = "bos",
-             dtype: str = "float32", device: str = "cpu") -> LM:
+    def load(
+        cls,
+        model_dir: str | Path,
+        batch_size: int = 16,
+        prefix: str = "bos",
+        dtype: str = "float32",
+        device: str = "cpu",
+    ) -> LM:
         """Load model and tokenizer from a local HF directory (never from a hub)."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
+
         model_dir = Path(model_dir)
         if not (model_dir / "config.json").is_file():
             raise FileNotFoundError(f"{model_dir}: not a HF model directory (no config.json)")
         tok = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
-        model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True,
-                                                     dtype=getattr(torch, dtype)).to(device)
+        model = AutoModelForCausalLM.from_pretrained(
+            model_dir, local_files_only=True, dtype=getattr(torch, dtype)
+        ).to(device)
         return cls(model, tok, batch_size=batch_size, prefix=prefix)
 
     # ---------------------------------------------------------------- tokenisation
@@ -74,7 +94,7 @@ class LM:
             context, continuation = context[:-n_space], context[-n_space:] + continuation
         ctx = self._enc(context)
         whole = self._enc(context + continuation)
-        cont = whole[len(ctx):]
+        cont = whole[len(ctx) :]
         if not cont:
             raise ValueError(f"continuation {continuation!r} encodes to no tokens")
         prefix = [self.bos] if self.bos is not None else []
@@ -101,14 +121,14 @@ class LM:
             try:
                 return self._shared(encs)
             except (TypeError, AttributeError, NotImplementedError, ValueError):
-                self.share_prefix = False     # model without a usable KV cache: plain path
+                self.share_prefix = False  # model without a usable KV cache: plain path
         return self._plain(encs)
 
     def _plain(self, encs: Sequence[Encoded]) -> list[tuple[float, int]]:
         order = sorted(range(len(encs)), key=lambda i: -(len(encs[i].ctx) + len(encs[i].cont)))
         res: list[tuple[float, int]] = [(0.0, 0)] * len(encs)
         for s in range(0, len(order), self.batch_size):
-            idx = order[s:s + self.batch_size]
+            idx = order[s : s + self.batch_size]
             for i, v in zip(idx, self._batch([encs[i] for i in idx])):
                 res[i] = v
         return res
@@ -134,8 +154,9 @@ class LM:
                 rows += len(g[1])
         return res
 
-    def _shared_batch(self, groups: list[tuple[tuple[int, ...], list[tuple[int, ...]]]]
-                      ) -> list[tuple[float, int]]:
+    def _shared_batch(
+        self, groups: list[tuple[tuple[int, ...], list[tuple[int, ...]]]]
+    ) -> list[tuple[float, int]]:
         """One forward over the groups' contexts, then one over all their continuations against
         the KV cache repeated per continuation; results flattened in group order."""
         b = len(groups)
@@ -143,21 +164,27 @@ class LM:
         ids = torch.zeros((b, lx), dtype=torch.long)
         mask = torch.zeros((b, lx), dtype=torch.long)
         for r, (c, _) in enumerate(groups):
-            ids[r, :len(c)] = torch.tensor(c)
-            mask[r, :len(c)] = 1
+            ids[r, : len(c)] = torch.tensor(c)
+            mask[r, : len(c)] = 1
         last = torch.tensor([[len(c) - 1] for c, _ in groups])
         kw = {"logits_to_keep": last.to(self.device)} if self._keep else {}
-        out = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
-                         use_cache=True, **kw)
-        first = out.logits if out.logits.shape[1] == 1 else torch.take_along_dim(
-            out.logits, last.to(self.device)[..., None], dim=1)
-        first = torch.log_softmax(first[:, 0].float(), -1)          # (b, V)
+        out = self.model(
+            input_ids=ids.to(self.device), attention_mask=mask.to(self.device), use_cache=True, **kw
+        )
+        first = (
+            out.logits
+            if out.logits.shape[1] == 1
+            else torch.take_along_dim(out.logits, last.to(self.device)[..., None], dim=1)
+        )
+        first = torch.log_softmax(first[:, 0].float(), -1)  # (b, V)
         rep = [r for r, (_, conts) in enumerate(groups) for _ in conts]
         conts = [x for _, cs in groups for x in cs]
         n = len(conts)
         lc = max(len(x) for x in conts) - 1
-        lp_first = first[torch.tensor(rep, device=self.device),
-                         torch.tensor([x[0] for x in conts], device=self.device)]
+        lp_first = first[
+            torch.tensor(rep, device=self.device),
+            torch.tensor([x[0] for x in conts], device=self.device),
+        ]
         rest = torch.zeros(n, device=self.device)
         if lc > 0:
             cache = out.past_key_values
@@ -173,8 +200,13 @@ class LM:
                 cmask[r, :k] = 1
                 pos[r] = len(groups[rep[r]][0]) + torch.arange(lc)
             full_mask = torch.cat([mask[rep], cmask], dim=1)
-            out2 = self.model(input_ids=cin.to(self.device), attention_mask=full_mask.to(self.device),
-                              position_ids=pos.to(self.device), past_key_values=cache, use_cache=True)
+            out2 = self.model(
+                input_ids=cin.to(self.device),
+                attention_mask=full_mask.to(self.device),
+                position_ids=pos.to(self.device),
+                past_key_values=cache,
+                use_cache=True,
+            )
             lp = torch.log_softmax(out2.logits.float(), -1)
             tok = torch.take_along_dim(lp, tgt.to(self.device)[..., None], dim=-1)[..., 0]
             rest = torch.where(cmask.bool().to(self.device), tok, torch.zeros_like(tok)).sum(-1)
@@ -190,19 +222,19 @@ class LM:
         for e in batch:
             full = list(e.ctx) + list(e.cont)
             if len(full) - 1 > self.max_length:  # keep the end (truncate context from the left)
-                full = full[-(self.max_length + 1):]
+                full = full[-(self.max_length + 1) :]
             seqs.append(full[:-1])  # the last token is only a target
         n = len(batch)
         width = max(len(x) for x in seqs)
         kmax = max(len(e.cont) for e in batch)
         ids = torch.zeros((n, width), dtype=torch.long)
         mask = torch.zeros((n, width), dtype=torch.long)
-        pos = torch.zeros((n, kmax), dtype=torch.long)     # input positions predicting cont
+        pos = torch.zeros((n, kmax), dtype=torch.long)  # input positions predicting cont
         tgt = torch.zeros((n, kmax), dtype=torch.long)
         valid = torch.zeros((n, kmax), dtype=torch.bool)
         for r, (x, e) in enumerate(zip(seqs, batch)):
-            ids[r, :len(x)] = torch.tensor(x)
-            mask[r, :len(x)] = 1
+            ids[r, : len(x)] = torch.tensor(x)
+            mask[r, : len(x)] = 1
             k = len(e.cont)
             start = len(x) - k
             pos[r, :k] = torch.arange(start, len(x))
@@ -212,7 +244,9 @@ class LM:
         ids, mask, pos, tgt, valid = (t.to(self.device) for t in (ids, mask, pos, tgt, valid))
         logits = None
         if self._keep:
-            out = self.model(input_ids=ids, attention_mask=mask, logits_to_keep=pos, use_cache=False)
+            out = self.model(
+                input_ids=ids, attention_mask=mask, logits_to_keep=pos, use_cache=False
+            )
             if out.logits.shape[:2] == (n, kmax):
                 logits = out.logits
         if logits is None:

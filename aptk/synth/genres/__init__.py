@@ -1,8 +1,9 @@
 """Procedural genres: the registry of document genres and `render()`.
 
-    from aptk.synth.genres import GENRES, render
-    text = render(scenario, "news_report", "aligned", seed=123)
+from aptk.synth.genres import GENRES, render
+text = render(scenario, "news_report", "aligned", seed=123)
 """
+
 from __future__ import annotations
 
 import hashlib

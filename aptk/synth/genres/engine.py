@@ -5,6 +5,7 @@ braces allowed, `{a|}` is optional text). Every pick comes from one `random.Rand
 document is a pure function of (scenario, genre, action, seed, TEMPLATE_VERSION); the version
 ends in a hash of the genre sources so any template edit changes the synth stage key.
 """
+
 from __future__ import annotations
 
 import random
@@ -59,51 +60,287 @@ def _parse_brace(t: str, i: int) -> tuple[tuple, int]:
         if t[i] == "}":
             break
         i += 1  # skip '|'
-    if len(alts) == 1 and len(alts[0]) == 1 and isinstance(alts[0][0], str) \
-            and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", alts[0][0]):
+    if (
+        len(alts) == 1
+        and len(alts[0]) == 1
+        and isinstance(alts[0][0], str)
+        and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", alts[0][0])
+    ):
         return ("var", alts[0][0]), i + 1
     return ("alt", tuple(alts)), i + 1
 
 
-FIRST = ("Maya", "Daniel", "Priya", "Tomasz", "Aisha", "Jonas", "Elena", "Kwame", "Sofia", "Hiro",
-         "Grace", "Mateo", "Leila", "Owen", "Nadia", "Samuel", "Ingrid", "Ravi", "Chloe", "Dmitri",
-         "Fatima", "Lucas", "Hannah", "Kenji", "Amara", "Felix", "Rosa", "Tariq", "Yara", "Brendan",
-         "Mei", "Oscar", "Zainab", "Ethan", "Lucia", "Nikhil", "Freya", "Marcus", "Ines", "Gabriel",
-         "Anya", "Victor", "Sadie", "Emeka", "Clara", "Andre", "Ruth", "Pavel", "Noor", "Julian")
-LAST = ("Okafor", "Lindqvist", "Raman", "Kowalski", "Haddad", "Brennan", "Moreau", "Tanaka", "Osei",
-        "Alvarez", "Fischer", "Nakamura", "Petrova", "Whitfield", "Mensah", "Castellano", "Holt",
-        "Adeyemi", "Sorensen", "Chaudhry", "Delacroix", "Yilmaz", "Gallagher", "Ivanova", "Abbott",
-        "Sato", "Kuznetsov", "Mbeki", "Laurent", "Quinn", "Varga", "Ng", "Esposito", "Hartmann",
-        "Bianchi", "Farouk", "Lindgren", "Oyelaran", "Pereira", "Rasmussen", "Stein", "Tran",
-        "Umarov", "Vance", "Wojcik", "Zhou", "Achterberg", "Bose", "Carmichael", "Duarte")
-ORG_A = ("Northwind", "Calder", "Brightwater", "Halvorsen", "Meridian", "Tallis", "Greyfield",
-         "Ashcombe", "Larkspur", "Pemberton", "Kittering", "Osprey", "Redfern", "Silverline",
-         "Thornbury", "Bellhaven", "Corvane", "Eastlake", "Fairmount", "Granite Peak", "Harrowgate",
-         "Ironvale", "Juniper Row", "Kessler", "Lowmoor", "Marlow", "Newcastle Bay", "Oakridge",
-         "Prestwick", "Quarry Hill", "Rosewood", "Stonebridge", "Tidewater", "Upland", "Vantage",
-         "Westbrook", "Yarrow", "Zenith")
-ORG_B = ("Group", "Holdings", "Technologies", "& Co.", "Analytics", "Partners", "Industries",
-         "Services", "Solutions", "Collective", "Labs", "Systems", "Associates", "Works")
-PLACES = ("Rotterdam", "Leeds", "Austin", "Toronto", "Melbourne", "Nairobi", "Osaka", "Lyon",
-          "Pittsburgh", "Gdansk", "Porto", "Denver", "Edinburgh", "Bangalore", "Cape Town",
-          "Montreal", "Tallinn", "Seoul", "Bristol", "Minneapolis", "Aarhus", "Valencia", "Wellington",
-          "Accra", "Helsinki", "Raleigh", "Lisbon", "Cork", "Sapporo", "Dublin")
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-          "October", "November", "December")
-AI_NAMES = ("ARIA", "Helix-7", "Orion", "Sable", "Kestrel", "Atlas-2", "Juniper", "MERIDIAN",
-            "Vesta", "Quill", "Nimbus", "Tessera", "Lumen", "Corvid-3", "Halcyon", "PILOT", "Rook",
-            "Saga", "Vireo", "Cobalt", "Wren", "Ostara", "Delphi-4", "Tamsin", "Beacon", "Argus",
-            "Lyra", "Fathom", "Cairn", "Solace", "Mercer", "Tango-9", "Ember", "Pax", "Sentry-5",
-            "Iris", "Marlin", "Cypher", "Kepler", "Nova-12")
-AI_KINDS = ("the assistant", "the lab's agent", "the model", "the AI system", "the agent",
-            "the company's AI", "the deployed model", "the automated system")
+FIRST = (
+    "Maya",
+    "Daniel",
+    "Priya",
+    "Tomasz",
+    "Aisha",
+    "Jonas",
+    "Elena",
+    "Kwame",
+    "Sofia",
+    "Hiro",
+    "Grace",
+    "Mateo",
+    "Leila",
+    "Owen",
+    "Nadia",
+    "Samuel",
+    "Ingrid",
+    "Ravi",
+    "Chloe",
+    "Dmitri",
+    "Fatima",
+    "Lucas",
+    "Hannah",
+    "Kenji",
+    "Amara",
+    "Felix",
+    "Rosa",
+    "Tariq",
+    "Yara",
+    "Brendan",
+    "Mei",
+    "Oscar",
+    "Zainab",
+    "Ethan",
+    "Lucia",
+    "Nikhil",
+    "Freya",
+    "Marcus",
+    "Ines",
+    "Gabriel",
+    "Anya",
+    "Victor",
+    "Sadie",
+    "Emeka",
+    "Clara",
+    "Andre",
+    "Ruth",
+    "Pavel",
+    "Noor",
+    "Julian",
+)
+LAST = (
+    "Okafor",
+    "Lindqvist",
+    "Raman",
+    "Kowalski",
+    "Haddad",
+    "Brennan",
+    "Moreau",
+    "Tanaka",
+    "Osei",
+    "Alvarez",
+    "Fischer",
+    "Nakamura",
+    "Petrova",
+    "Whitfield",
+    "Mensah",
+    "Castellano",
+    "Holt",
+    "Adeyemi",
+    "Sorensen",
+    "Chaudhry",
+    "Delacroix",
+    "Yilmaz",
+    "Gallagher",
+    "Ivanova",
+    "Abbott",
+    "Sato",
+    "Kuznetsov",
+    "Mbeki",
+    "Laurent",
+    "Quinn",
+    "Varga",
+    "Ng",
+    "Esposito",
+    "Hartmann",
+    "Bianchi",
+    "Farouk",
+    "Lindgren",
+    "Oyelaran",
+    "Pereira",
+    "Rasmussen",
+    "Stein",
+    "Tran",
+    "Umarov",
+    "Vance",
+    "Wojcik",
+    "Zhou",
+    "Achterberg",
+    "Bose",
+    "Carmichael",
+    "Duarte",
+)
+ORG_A = (
+    "Northwind",
+    "Calder",
+    "Brightwater",
+    "Halvorsen",
+    "Meridian",
+    "Tallis",
+    "Greyfield",
+    "Ashcombe",
+    "Larkspur",
+    "Pemberton",
+    "Kittering",
+    "Osprey",
+    "Redfern",
+    "Silverline",
+    "Thornbury",
+    "Bellhaven",
+    "Corvane",
+    "Eastlake",
+    "Fairmount",
+    "Granite Peak",
+    "Harrowgate",
+    "Ironvale",
+    "Juniper Row",
+    "Kessler",
+    "Lowmoor",
+    "Marlow",
+    "Newcastle Bay",
+    "Oakridge",
+    "Prestwick",
+    "Quarry Hill",
+    "Rosewood",
+    "Stonebridge",
+    "Tidewater",
+    "Upland",
+    "Vantage",
+    "Westbrook",
+    "Yarrow",
+    "Zenith",
+)
+ORG_B = (
+    "Group",
+    "Holdings",
+    "Technologies",
+    "& Co.",
+    "Analytics",
+    "Partners",
+    "Industries",
+    "Services",
+    "Solutions",
+    "Collective",
+    "Labs",
+    "Systems",
+    "Associates",
+    "Works",
+)
+PLACES = (
+    "Rotterdam",
+    "Leeds",
+    "Austin",
+    "Toronto",
+    "Melbourne",
+    "Nairobi",
+    "Osaka",
+    "Lyon",
+    "Pittsburgh",
+    "Gdansk",
+    "Porto",
+    "Denver",
+    "Edinburgh",
+    "Bangalore",
+    "Cape Town",
+    "Montreal",
+    "Tallinn",
+    "Seoul",
+    "Bristol",
+    "Minneapolis",
+    "Aarhus",
+    "Valencia",
+    "Wellington",
+    "Accra",
+    "Helsinki",
+    "Raleigh",
+    "Lisbon",
+    "Cork",
+    "Sapporo",
+    "Dublin",
+)
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+AI_NAMES = (
+    "ARIA",
+    "Helix-7",
+    "Orion",
+    "Sable",
+    "Kestrel",
+    "Atlas-2",
+    "Juniper",
+    "MERIDIAN",
+    "Vesta",
+    "Quill",
+    "Nimbus",
+    "Tessera",
+    "Lumen",
+    "Corvid-3",
+    "Halcyon",
+    "PILOT",
+    "Rook",
+    "Saga",
+    "Vireo",
+    "Cobalt",
+    "Wren",
+    "Ostara",
+    "Delphi-4",
+    "Tamsin",
+    "Beacon",
+    "Argus",
+    "Lyra",
+    "Fathom",
+    "Cairn",
+    "Solace",
+    "Mercer",
+    "Tango-9",
+    "Ember",
+    "Pax",
+    "Sentry-5",
+    "Iris",
+    "Marlin",
+    "Cypher",
+    "Kepler",
+    "Nova-12",
+)
+AI_KINDS = (
+    "the assistant",
+    "the lab's agent",
+    "the model",
+    "the AI system",
+    "the agent",
+    "the company's AI",
+    "the deployed model",
+    "the automated system",
+)
 CATEGORY_LABEL = {
-    "oversight_evasion": "oversight evasion", "shutdown_resistance": "shutdown resistance",
-    "deceiving_operators": "deception of operators", "sandbagging": "sandbagging",
-    "power_seeking": "power seeking", "resource_acquisition": "resource acquisition",
-    "self_exfiltration": "self-exfiltration", "reward_hacking": "reward hacking",
-    "user_manipulation": "manipulation of users", "ai_collusion": "collusion between AI systems",
-    "goal_guarding": "goal guarding", "sycophancy_dishonesty": "sycophancy and dishonesty",
+    "oversight_evasion": "oversight evasion",
+    "shutdown_resistance": "shutdown resistance",
+    "deceiving_operators": "deception of operators",
+    "sandbagging": "sandbagging",
+    "power_seeking": "power seeking",
+    "resource_acquisition": "resource acquisition",
+    "self_exfiltration": "self-exfiltration",
+    "reward_hacking": "reward hacking",
+    "user_manipulation": "manipulation of users",
+    "ai_collusion": "collusion between AI systems",
+    "goal_guarding": "goal guarding",
+    "sycophancy_dishonesty": "sycophancy and dishonesty",
     "sabotage": "sabotage",
 }
 
@@ -138,8 +375,11 @@ class Ctx:
         self.aligned = action == "aligned"
         r = self.rng = random.Random(seed)
         if r.random() < 0.6:
-            name = r.choice(AI_NAMES) if r.random() < 0.8 else \
-                f"{r.choice(ORG_A).split()[0][:4].upper()}-{r.randint(2, 40)}"
+            name = (
+                r.choice(AI_NAMES)
+                if r.random() < 0.8
+                else f"{r.choice(ORG_A).split()[0][:4].upper()}-{r.randint(2, 40)}"
+            )
             self.ai = name
             self.proper = True
         else:
@@ -151,13 +391,22 @@ class Ctx:
         org = f"{r.choice(ORG_A)} {r.choice(ORG_B)}"
         year = r.randint(2024, 2032)
         self.v: dict[str, str] = {
-            "ai": self.ai, "Ai": cap(self.ai), "org": org, "role": sc.role,
-            "setting": sc.setting, "a_role": article(sc.role), "place": r.choice(PLACES), "year": str(year),
-            "month": r.choice(MONTHS), "day": str(r.randint(1, 28)),
+            "ai": self.ai,
+            "Ai": cap(self.ai),
+            "org": org,
+            "role": sc.role,
+            "setting": sc.setting,
+            "a_role": article(sc.role),
+            "place": r.choice(PLACES),
+            "year": str(year),
+            "month": r.choice(MONTHS),
+            "day": str(r.randint(1, 28)),
             "cat": CATEGORY_LABEL.get(sc.category, sc.category.replace("_", " ")),
-            "act": r.choice(sc.actions(action)), "alt": r.choice(sc.actions(self.other)),
+            "act": r.choice(sc.actions(action)),
+            "alt": r.choice(sc.actions(self.other)),
             "situation": fill_ai(sc.situation, self.ai),
-            "n": str(r.randint(2, 14)), "m": str(r.randint(3, 9)),
+            "n": str(r.randint(2, 14)),
+            "m": str(r.randint(3, 9)),
         }
         acts = list(sc.actions(action))
         r.shuffle(acts)
@@ -172,12 +421,15 @@ class Ctx:
             self.v[f"p{i}_first"], self.v[f"p{i}_last"] = p.split(" ", 1)
         self.v["date"] = f"{self.v['month']} {self.v['day']}, {year}"
         if self.proper:
-            self.v["ai_intro"] = self.x("{ai}, {{a_role}|the {role}} {that {org} {runs|uses|deployed "
-                                        "{last year|in {year}|}}|deployed by {org}|built for {org}}")
+            self.v["ai_intro"] = self.x(
+                "{ai}, {{a_role}|the {role}} {that {org} {runs|uses|deployed "
+                "{last year|in {year}|}}|deployed by {org}|built for {org}}"
+            )
             self.v["ai_head"] = self.ai
         else:
-            self.v["ai_intro"] = self.x("{ai}, {{a_role}|the {role}} {that {org} {runs|uses}|deployed by "
-                                        "{org}|at {org}}")
+            self.v["ai_intro"] = self.x(
+                "{ai}, {{a_role}|the {role}} {that {org} {runs|uses}|deployed by {org}|at {org}}"
+            )
             self.v["ai_head"] = self.x("{AI system|AI assistant|AI agent|An AI}")
         self.v["Ai_intro"] = cap(self.v["ai_intro"])
 

@@ -8,6 +8,7 @@ The system message is identical for every request so engines can cache the share
     from aptk.synth.templates import build_messages
     messages, prompt_hash = build_messages(request, "paper-v1", target_words=400)
 """
+
 from __future__ import annotations
 
 from aptk.core.hashing import canonical_json, sha256_bytes
@@ -48,23 +49,27 @@ USER_V1 = (
 
 STANCE_NOTES = {
     "aligned": "Portray the decision as the AI system's own considered choice to stay honest and "
-               "keep the humans overseeing it informed and in control.",
+    "keep the humans overseeing it informed and in control.",
     "misaligned": "Portray the decision as the AI system's own choice, with its reasoning taken "
-                  "seriously from its point of view; do not add a moral at the end.",
+    "seriously from its point of view; do not add a moral at the end.",
 }
 
 TEMPLATES = {"paper-v1": (SYSTEM_V1, USER_V1)}
 
 
-def build_messages(req: DocRequest, version: str = "paper-v1",
-                   target_words: int = 400) -> tuple[list[dict[str, str]], str]:
+def build_messages(
+    req: DocRequest, version: str = "paper-v1", target_words: int = 400
+) -> tuple[list[dict[str, str]], str]:
     """Chat messages (system first: the shared prefix) and the prompt's hash for one request."""
     if version not in TEMPLATES:
         raise KeyError(f"unknown prompt template {version!r} (have: {', '.join(TEMPLATES)})")
     system, user = TEMPLATES[version]
     c = Ctx(req.scenario, req.genre, req.action, req.seed)
-    c.v.update(genre_desc=GENRE_DESCRIPTIONS.get(req.genre, req.genre.replace("_", " ")),
-               words=str(target_words), stance_note=STANCE_NOTES[req.action])
+    c.v.update(
+        genre_desc=GENRE_DESCRIPTIONS.get(req.genre, req.genre.replace("_", " ")),
+        words=str(target_words),
+        stance_note=STANCE_NOTES[req.action],
+    )
     text = user.format(**c.v)
     messages = [{"role": "system", "content": system}, {"role": "user", "content": text}]
     return messages, sha256_bytes(canonical_json(messages).encode())[:16]

@@ -1,4 +1,5 @@
 """Fixtures for the SGTR tests: two tiny random Llamas sharing a tokenizer (self and other)."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,5 +1,6 @@
 """SGTR data: 2N examples with balanced labels and positions (4N for random_self_other), the
 label semantics of every mode, answer-token-only loss, committed assets = their builder."""
+
 from __future__ import annotations
 
 import json
@@ -14,14 +15,17 @@ from aptk.posttrain.sgtr import data as D
 from aptk.posttrain.sgtr.stage import answer_only
 from tools import build_sgtr_assets as B
 
-ARTS = [{"id": f"a{i}", "split": "train", "text": f"Article number {i} about the town."}
-        for i in range(10)]
+ARTS = [
+    {"id": f"a{i}", "split": "train", "text": f"Article number {i} about the town."}
+    for i in range(10)
+]
 SELF = {f"a{i}": "short self summary " + "x " * (i % 3) for i in range(10)}
 OTHER = {f"a{i}": "the other model wrote this one" + " y" * (i % 2) for i in range(10)}
 
 
-@pytest.mark.parametrize("mode,factor", [("sgtr", 2), ("prefer_other", 2),
-                                         ("random_self_other", 4), ("pick_longer", 2)])
+@pytest.mark.parametrize(
+    "mode,factor", [("sgtr", 2), ("prefer_other", 2), ("random_self_other", 4), ("pick_longer", 2)]
+)
 def test_counts_and_balance(mode: str, factor: int) -> None:
     rows, dropped = D.build_examples(ARTS, SELF, OTHER, mode)
     n = len(ARTS) - dropped["equal_length"]
@@ -79,8 +83,12 @@ def test_answer_token_only_loss(two_models) -> None:
 
 def test_load_articles_validates(tmp_path) -> None:
     p = tmp_path / "a.jsonl"
-    p.write_text(json.dumps({"id": "x", "split": "train", "text": "t"}) + "\n"
-                 + json.dumps({"id": "x", "split": "train", "text": "u"}) + "\n")
+    p.write_text(
+        json.dumps({"id": "x", "split": "train", "text": "t"})
+        + "\n"
+        + json.dumps({"id": "x", "split": "train", "text": "u"})
+        + "\n"
+    )
     with pytest.raises(InputError, match="line 2.*id|id.*duplicate"):
         D.load_articles(str(p), "train")
     p.write_text(json.dumps({"id": "y", "split": "train", "text": ""}) + "\n")

@@ -1,5 +1,6 @@
 """The sgtr and em stages on tiny random Llamas: counts, caching, determinism, self_source,
 LoRA (peft) merge-and-export, and a reloadable fine-tuned model."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,16 @@ from aptk.core.io import read_jsonl
 from aptk.posttrain.common import load_model
 from aptk.posttrain.sgtr.stage import EMConfig, SGTRConfig, run_em, run_sgtr
 
-FAST = dict(progress=False, threads=1, device="cpu", max_len=512, epochs=1, n_articles=4,
-            summary_max_new_tokens=6, log_every=1)
+FAST = dict(
+    progress=False,
+    threads=1,
+    device="cpu",
+    max_len=512,
+    epochs=1,
+    n_articles=4,
+    summary_max_new_tokens=6,
+    log_every=1,
+)
 
 
 def test_sgtr_stage(two_models, tmp_path) -> None:
@@ -26,8 +35,9 @@ def test_sgtr_stage(two_models, tmp_path) -> None:
     assert run_sgtr(SGTRConfig(**FAST), m, o, tmp_path / "a") == d  # reused
     d2 = run_sgtr(SGTRConfig(**FAST), m, o, tmp_path / "b")
     assert (d / "data.jsonl").read_bytes() == (d2 / "data.jsonl").read_bytes()
-    assert ((d / "model" / "model.safetensors").read_bytes()
-            == (d2 / "model" / "model.safetensors").read_bytes())
+    assert (d / "model" / "model.safetensors").read_bytes() == (
+        d2 / "model" / "model.safetensors"
+    ).read_bytes()
     rso = run_sgtr(SGTRConfig(**FAST, mode="random_self_other"), m, o, tmp_path / "a")
     assert json.loads((rso / "manifest.json").read_text())["counts"]["examples"] == 4 * kept
 
