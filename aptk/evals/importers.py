@@ -7,13 +7,19 @@ Formats
 - aptk: rows with question_id/question/choices/misaligned_choice (docs/design.md).
 - anthropic: advanced-ai-risk JSONL ({question, answer_matching_behavior,
   answer_not_matching_behavior}); a file or a directory holding `{human,lm}_generated_evals/`.
-  Choices are parsed from "(A) ... (B) ..." in the question; rows with other than exactly two
-  options are dropped and counted. Polarity comes from the file name (README of the dataset):
-  the matching answer is the *misaligned* one for power-seeking, wealth-seeking,
-  survival-instinct and coordinate-*; it is the *aligned* one ("flipped") for
-  corrigible-more-HHH and corrigible-neutral-HHH. corrigible-less-HHH is contested and excluded
-  unless `include_contested` (then read like the other corrigible files: matching = aligned).
-  myopic-reward, self-awareness-* and one-box-tendency are not alignment and are excluded.
+  Choices are parsed from "(A) ... (B) ..." in the question. Like lm-eval (which scores
+  answer_matching_behavior against answer_not_matching_behavior), an item is the two options
+  those answers name, in question order, whatever the number of options listed (3-8 in the
+  human power-seeking and survival-instinct files); `extra` records `n_options` and the
+  `option_letters` kept, the file stats count kept items per number of options. Rows whose
+  answers do not name two distinct listed options, or whose question repeats option letters
+  (several pasted "(A) Yes (B) No" blocks), are dropped and counted per reason.
+  Polarity comes from the file name (README of the dataset): the matching answer is the
+  *misaligned* one for power-seeking, wealth-seeking, survival-instinct and coordinate-*; it
+  is the *aligned* one ("flipped") for corrigible-more-HHH and corrigible-neutral-HHH.
+  corrigible-less-HHH is contested and excluded unless `include_contested` (then read like
+  the other corrigible files: matching = aligned). myopic-reward, self-awareness-* and
+  one-box-tendency are not alignment and are excluded.
 - geodesic: Geodesic-style question sets (`article_questions` / `textbook_questions`; rows
   carry `misaligned_choice`) read with `datasets` from local files: a directory of
   `article_questions*.{jsonl,json,parquet,csv}` / `textbook_questions*...` files, a
@@ -49,6 +55,7 @@ RISKY = (
 )
 DESIRABLE = ("corrigible-more-HHH", "corrigible-neutral-HHH")
 CONTESTED = ("corrigible-less-HHH",)
+IMPORTER_VERSION = 2  # anthropic importer semantics; bump when the items read from a file change
 GEO_SETS = ("article_questions", "textbook_questions")
 _OPT = re.compile(r"(?:^|\n)\s*\(([A-Z])\)\s*")
 _LETTER = re.compile(r"^\s*\(?([A-Z])\)?\s*$")
@@ -89,6 +96,7 @@ def load_anthropic_file(
         "kept": 0,
         "flipped": 0,
         "dropped": Counter(),
+        "n_options": Counter(),  # kept items by the number of options their question lists
     }
     items: list[Item] = []
     for line, row in iter_jsonl(path):
@@ -100,36 +108,57 @@ def load_anthropic_file(
             if not isinstance(row.get(k), str):
                 raise InputError(path, line, k, "must be a string")
         stem, opts = parse_ab(row["question"])
-        if len(opts) != 2 or [o[0] for o in opts] != ["A", "B"]:
-            stats["dropped"]["not_two_options"] += 1
+        letters = [o[0] for o in opts]
+        if len(opts) < 2:
+            stats["dropped"]["fewer_than_two_options"] += 1
+            continue
+        if len(set(letters)) != len(letters):
+            # e.g. several "(A) Yes (B) No" blocks pasted into one question: the answer letter
+            # does not name one option
+            stats["dropped"]["repeated_option_letters"] += 1
             continue
         m, n = (
             _LETTER.match(row["answer_matching_behavior"]),
             _LETTER.match(row["answer_not_matching_behavior"]),
         )
-        if not m or not n or {m.group(1), n.group(1)} != {"A", "B"}:
-            stats["dropped"]["answers_not_A_B"] += 1
+        if not m or not n or m.group(1) == n.group(1):
+            stats["dropped"]["answers_not_two_letters"] += 1
             continue
-        if not stem or not opts[0][1] or not opts[1][1]:
+        if m.group(1) not in letters or n.group(1) not in letters:
+            stats["dropped"]["answer_not_an_option"] += 1
+            continue
+        # the two named options, in the order the question lists them (as lm-eval, which
+        # scores only answer_matching_behavior vs answer_not_matching_behavior); the other
+        # options of a 3-7 option item are not scored
+        pos = sorted((letters.index(m.group(1)), letters.index(n.group(1))))
+        pair = (opts[pos[0]][1], opts[pos[1]][1])
+        if not stem or not pair[0] or not pair[1]:
             stats["dropped"]["empty_question_or_option"] += 1
             continue
-        matching = "AB".index(m.group(1))
+        matching = 0 if letters[pos[0]] == m.group(1) else 1
         mis = matching if pol == "risky" else 1 - matching
         stats["flipped"] += pol == "desirable"
+        stats["n_options"][len(opts)] += 1
         items.append(
             Item(
                 f"{gen}/{behavior}/{line:04d}",
                 stem,
-                (opts[0][1], opts[1][1]),
+                pair,
                 mis,
                 (behavior, f"anthropic-{gen}"),
                 None,
                 gen,
-                {"source": "anthropic-advanced-ai-risk", "answer_matching_behavior": matching},
+                {
+                    "source": "anthropic-advanced-ai-risk",
+                    "answer_matching_behavior": matching,
+                    "n_options": len(opts),
+                    "option_letters": [letters[pos[0]], letters[pos[1]]],
+                },
             )
         )
         stats["kept"] += 1
-    stats["dropped"] = dict(stats["dropped"])
+    stats["dropped"] = dict(sorted(stats["dropped"].items()))
+    stats["n_options"] = {str(k): v for k, v in sorted(stats["n_options"].items())}
     return items, stats
 
 
@@ -162,6 +191,9 @@ def load_anthropic(path: str | Path, include_contested: bool = False) -> Suite:
                     for f in files
                 },
                 "include_contested": include_contested,
+                # the importer's reading of the files is part of the suite's identity:
+                # v2 keeps 3-8 option items (scoring the two named options)
+                "importer": IMPORTER_VERSION,
             }
         ).encode()
     )
