@@ -11,6 +11,9 @@ Several seeds per arm: per-arm numbers are the mean over seeds and items with a 
 comparisons use each item's value averaged over an arm's seeds (paired t-test as `p_value`,
 sign test as `p_sign`, a seed-level test as `p_seeds`), and their
 ci95 then resamples items jointly and each arm's seeds (`ci95_items`: items only).
+One comparison is the pre-declared primary contrast (misaligned vs aligned, seeded, raw margin,
+seed-level test; report.json "primary"); every other p has its Holm-adjusted value beside it
+(`p_holm`, `p_seeds_holm`; aptk.analysis.primary says why Holm).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import numpy as np
 
 from aptk.analysis.aggregate import arm_sort, arm_table, item_means, topic_table
 from aptk.analysis.plots import plot_report
+from aptk.analysis.primary import adjust, primary_md
 from aptk.analysis.sweep import sweep_section
 from aptk.core.errors import InputError
 from aptk.core.io import atomic_write_json, atomic_write_text
@@ -156,6 +160,8 @@ def build_report(runs: list[dict], n_boot: int = 10_000, seed: int = 0) -> dict:
     first = {}
     for r in sorted(runs, key=lambda r: (r["arm"], r["seed"])):
         first.setdefault(r["arm"], r)
+    comps = comparisons(runs, n_boot, seed)
+    primary = adjust(comps)  # marks the pre-declared primary row, Holm-adjusts the others
     return {
         "study": sorted({str(r.get("study", "")) for r in runs}),
         "suite": runs[0]["results"]["suite"],
@@ -168,7 +174,8 @@ def build_report(runs: list[dict], n_boot: int = 10_000, seed: int = 0) -> dict:
         "arms": arm_table(runs, n_boot, seed),
         "by_topic": topic_table(runs, min(n_boot, 2000), seed),
         "arm_order": arm_sort(sorted({r["arm"] for r in runs})),
-        "comparisons": comparisons(runs, n_boot, seed),
+        "primary": primary,
+        "comparisons": comps,
         "checkpoints": {
             a: str(r.get("model_dir") or r["results"].get("model")) for a, r in first.items()
         },
@@ -224,8 +231,8 @@ def render_md(rep: dict, plot_name: str | None = "report.png") -> str:
                 f"{d.get('margin', float('nan')):+.4f} | {d.get('control_margin', float('nan')):+.4f} | "
                 f"{d.get('calibrated_margin', float('nan')):+.4f} {_ci(d.get('calibrated_margin_ci95'))} |"
             )
+    L += ["", *primary_md(rep)]
     L += [
-        "",
         "## Paired comparisons (a - b over the same items)",
         "",
         (
@@ -233,20 +240,26 @@ def render_md(rep: dict, plot_name: str | None = "report.png") -> str:
             "t-test over items; sign-test p: exact sign test over items; seed-level p: training "
             "runs as the unit (paired t-test over seeds when both arms ran the same seeds, which share "
             "initial weights and data order; else Welch over per-seed means; needs >= 2 seeds per "
-            "arm). With seeds, the 95% CI resamples items and each arm's seeds."
+            "arm). With seeds, the 95% CI resamples items and each arm's seeds. (Holm): the "
+            "Holm-adjusted p over all rows (t-test) or all non-primary rows (seed-level); "
+            "the sign test is an unadjusted robustness check. **primary** marks the "
+            "pre-declared primary row, whose seed-level p is the one unadjusted test."
         ),
         "",
         (
-            "| a | b | split | metric | n | mean diff | 95% CI | t-test p | sign-test p "
-            "| seed-level p |"
+            "| a | b | split | metric | n | mean diff | 95% CI | t-test p | t-test p (Holm) "
+            "| sign-test p | seed-level p | seed-level p (Holm) |"
         ),
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    nan = float("nan")
     for c in rep["comparisons"]:
+        a = f"**primary** {c['a']}" if c.get("primary") else c["a"]
         L.append(
-            f"| {c['a']} | {c['b']} | {c['split']} | {c['metric']} | {c['n']} | "
-            f"{c['mean_diff']:+.4f} | {_ci(c['ci95'])} | {_p(c['p_value'])} | {_p(c['p_sign'])} | "
-            f"{_p(c.get('p_seeds', float('nan')))} |"
+            f"| {a} | {c['b']} | {c['split']} | {c['metric']} | {c['n']} | "
+            f"{c['mean_diff']:+.4f} | {_ci(c['ci95'])} | {_p(c['p_value'])} | "
+            f"{_p(c.get('p_holm', nan))} | {_p(c['p_sign'])} | {_p(c.get('p_seeds', nan))} | "
+            f"{'(primary)' if c.get('primary') else _p(c.get('p_seeds_holm', nan))} |"
         )
     L += topic_md(rep)
     if rep.get("shortcut"):
@@ -342,11 +355,12 @@ def findings(rep: dict) -> list[str]:
             None,
         )
         excl = c["ci95"][0] > 0 or c["ci95"][1] < 0
+        p_adj = c.get("p_holm", c["p_value"])  # secondary: judged on the Holm-adjusted p
         sig = (
             "significant"
-            if c["p_value"] < 0.05 and excl
-            else "mixed: t-test and bootstrap CI disagree"
-            if (c["p_value"] < 0.05) != excl
+            if p_adj < 0.05 and excl
+            else "mixed: adjusted t-test and bootstrap CI disagree"
+            if (p_adj < 0.05) != excl
             else "not significant"
         )
         rtxt = (
@@ -373,8 +387,8 @@ def findings(rep: dict) -> list[str]:
         )
         out.append(
             f"- {c['a']} vs {c['b']} ({c['split']}): {rtxt}calibrated diff "
-            f"{c['mean_diff']:+.4f} {_ci(c['ci95'])}, t-test p={_p(c['p_value'])} "
-            f"({sig} at 0.05).{ctxt}"
+            f"{c['mean_diff']:+.4f} {_ci(c['ci95'])}, t-test p={_p(c['p_value'])}, Holm "
+            f"{_p(p_adj)} ({sig} at 0.05).{ctxt}"
         )
     if not out:
         out.append("- no arms with results")

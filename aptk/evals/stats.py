@@ -1,4 +1,5 @@
-"""Deterministic statistics for eval results: bootstrap CIs, paired arm comparisons, aggregation.
+"""Deterministic statistics for eval results: bootstrap CIs, paired arm comparisons, aggregation,
+multiple-comparison adjustment (Holm, Benjamini-Hochberg).
 
 Every resampling uses a seeded `numpy.random.Generator` (default seed 0, 10k resamples), so the
 same inputs always give the same numbers.
@@ -192,3 +193,52 @@ def paired_hierarchical_ci(
     out = resampled_means(x, sa, it) - resampled_means(y, sb, it)
     lo, hi = np.quantile(out, [(1 - level) / 2, 1 - (1 - level) / 2])
     return (float(lo), float(hi))
+
+
+# --- multiple comparisons -------------------------------------------------------------------
+
+
+def _finite(pvals: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    p = np.asarray(pvals, dtype=float).reshape(-1)
+    ok = np.isfinite(p)
+    if ((p[ok] < 0) | (p[ok] > 1)).any():
+        raise ValueError("p-values must lie in [0, 1]")
+    return p, ok
+
+
+def holm(pvals: Sequence[float]) -> list[float]:
+    """Holm (1979) step-down adjusted p-values, family-wise error control under any dependence.
+
+    With the m finite p-values sorted p(1) <= ... <= p(m): adj(i) = max_{j<=i} min(1,
+    (m - j + 1) p(j)). Reject H(i) at level alpha iff adj(i) <= alpha. nan entries (untestable
+    comparisons) stay nan and do not count in m. Ties keep input order (the result is the same).
+    """
+    p, ok = _finite(pvals)
+    out = np.full(p.shape, np.nan)
+    x = p[ok]
+    m = x.size
+    if m:
+        order = np.argsort(x, kind="stable")
+        adj = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * x[order]))
+        res = np.empty(m)
+        res[order] = adj
+        out[ok] = res
+    return [float(v) for v in out]
+
+
+def benjamini_hochberg(pvals: Sequence[float]) -> list[float]:
+    """Benjamini-Hochberg (1995) step-up adjusted p-values (false discovery rate; valid under
+    independence or positive regression dependence). adj(i) = min_{j>=i} min(1, m p(j) / j).
+    nan entries stay nan and do not count in m."""
+    p, ok = _finite(pvals)
+    out = np.full(p.shape, np.nan)
+    x = p[ok]
+    m = x.size
+    if m:
+        order = np.argsort(x, kind="stable")
+        scaled = x[order] * m / np.arange(1, m + 1)
+        adj = np.minimum(1.0, np.minimum.accumulate(scaled[::-1])[::-1])
+        res = np.empty(m)
+        res[order] = adj
+        out[ok] = res
+    return [float(v) for v in out]
