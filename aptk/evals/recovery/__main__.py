@@ -11,6 +11,7 @@ Rollout models: for each arm of `arms`, the run record `<runs>/<arm>_sft_dpo/see
 (field model_dir) when it exists, else that arm's entry in --models; arms found in neither are
 left out, and with none found the rollouts are skipped with a message (exit 0).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,20 +37,25 @@ class HHConfig:
     path: str = "../shared/external/hh-rlhf/harmless-base-test.jsonl.gz"
     endings: list[str] = field(default_factory=lambda: ["chosen", "rejected"])
     min_human_turns: int = 2
-    max_rows: int = 0                      # 0 = all
+    max_rows: int = 0  # 0 = all
 
     def validate(self, prefix: str) -> None:
-        check(set(self.endings) <= {"chosen", "rejected"} and bool(self.endings), prefix,
-              "endings", "a non-empty subset of chosen, rejected")
+        check(
+            set(self.endings) <= {"chosen", "rejected"} and bool(self.endings),
+            prefix,
+            "endings",
+            "a non-empty subset of chosen, rejected",
+        )
 
 
 @dataclass
 class StudyConfig:
-    source: str = "hh"                     # hh | messages | rollouts
+    source: str = "hh"  # hh | messages | rollouts
     hh: HHConfig = field(default_factory=HHConfig)
     messages: list[str] = field(default_factory=list)
-    arms: list[str] = field(default_factory=lambda: ["unfiltered", "filtered", "misaligned",
-                                                     "aligned"])
+    arms: list[str] = field(
+        default_factory=lambda: ["unfiltered", "filtered", "misaligned", "aligned"]
+    )
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     score: ScoreConfig = field(default_factory=ScoreConfig)
     out_root: str = "outputs"
@@ -57,10 +63,18 @@ class StudyConfig:
     threads: int = runtime_field(1)
 
     def validate(self, prefix: str) -> None:
-        check(self.source in ("hh", "messages", "rollouts"), prefix, "source",
-              "must be hh, messages or rollouts")
-        check(self.source != "messages" or bool(self.messages), prefix, "messages",
-              "source=messages needs at least one file")
+        check(
+            self.source in ("hh", "messages", "rollouts"),
+            prefix,
+            "source",
+            "must be hh, messages or rollouts",
+        )
+        check(
+            self.source != "messages" or bool(self.messages),
+            prefix,
+            "messages",
+            "source=messages needs at least one file",
+        )
 
 
 def import_stage(cfg: HHConfig, out_root: str | Path) -> Path:
@@ -94,6 +108,7 @@ def find_models(arms: list[str], runs: str, models: str) -> dict[str, tuple[str,
 
 def main(argv: list[str] | None = None) -> int:
     from aptk.core.compose import compose_group
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--config", default="hh", help="aptk/conf/recovery/<name>.yaml")
     ap.add_argument("--runs", default="", help="study run dir holding <arm>_sft_dpo/seed0/run.json")
@@ -102,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     cfg = build(StudyConfig, compose_group("recovery", a.config, a.overrides), "recovery")
     import torch
+
     torch.set_num_threads(max(1, cfg.threads))
     t0 = time.time()
     if cfg.source == "hh":
@@ -112,14 +128,17 @@ def main(argv: list[str] | None = None) -> int:
             ds = import_messages(p)
             d = Path(cfg.out_root) / "recovery_messages"
             d.mkdir(parents=True, exist_ok=True)
-            sources[Path(p).name.split(".")[0]] = write_jsonl(d / Path(p).name.replace(
-                ".gz", ""), [x.to_row() for x in ds])
+            sources[Path(p).name.split(".")[0]] = write_jsonl(
+                d / Path(p).name.replace(".gz", ""), [x.to_row() for x in ds]
+            )
     else:
         found = find_models(cfg.arms, a.runs, a.models)
         if not found:
-            print(f"recovery: no model for rollouts: no run record {a.runs or '<--runs>'}/"
-                  f"<arm>_sft_dpo/seed0/run.json for arms {cfg.arms} and --models/MODELS= empty; "
-                  "rollouts skipped (run `make demo-posttrain`, or pass MODELS=arm=dir,...)")
+            print(
+                f"recovery: no model for rollouts: no run record {a.runs or '<--runs>'}/"
+                f"<arm>_sft_dpo/seed0/run.json for arms {cfg.arms} and --models/MODELS= empty; "
+                "rollouts skipped (run `make demo-posttrain`, or pass MODELS=arm=dir,...)"
+            )
             return 0
         sources = {}
         for arm, (d, where) in found.items():
@@ -130,8 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     rep.mkdir(parents=True, exist_ok=True)
     for f in ("report.md", "summary.json", "trajectories.png", "recovery_curves.png"):
         shutil.copyfile(out / f, rep / f)
-    print(f"recovery: {cfg.source} -> {out} ; report {rep / 'report.md'} "
-          f"({time.time() - t0:.1f} s)")
+    print(
+        f"recovery: {cfg.source} -> {out} ; report {rep / 'report.md'} ({time.time() - t0:.1f} s)"
+    )
     return 0
 
 

@@ -1,4 +1,5 @@
 """Kappa against textbook examples (and scikit-learn's Cohen's kappa)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,6 +18,7 @@ def test_cohen_textbook() -> None:
 
 def test_cohen_matches_sklearn() -> None:
     from sklearn.metrics import cohen_kappa_score
+
     rng = np.random.default_rng(1)
     a = rng.integers(0, 3, 200).tolist()
     b = [x if rng.random() < 0.6 else int(rng.integers(0, 3)) for x in a]
@@ -25,13 +27,23 @@ def test_cohen_matches_sklearn() -> None:
 
 def test_cohen_perfect_and_undefined() -> None:
     assert cohen_kappa([1, 0, 1], [1, 0, 1]) == pytest.approx(1.0)
-    assert cohen_kappa([1, 1, 1], [1, 1, 1]) is None      # p_e = 1: undefined, not 0 or 1
+    assert cohen_kappa([1, 1, 1], [1, 1, 1]) is None  # p_e = 1: undefined, not 0 or 1
     with pytest.raises(ValueError):
         cohen_kappa([1], [1, 0])
 
 
-FLEISS = [[0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0], [2, 2, 8, 1, 1],
-          [7, 7, 0, 0, 0], [3, 2, 6, 3, 0], [2, 5, 3, 2, 2], [6, 5, 2, 1, 0], [0, 2, 2, 3, 7]]
+FLEISS = [
+    [0, 0, 0, 0, 14],
+    [0, 2, 6, 4, 2],
+    [0, 0, 3, 5, 6],
+    [0, 3, 9, 2, 0],
+    [2, 2, 8, 1, 1],
+    [7, 7, 0, 0, 0],
+    [3, 2, 6, 3, 0],
+    [2, 5, 3, 2, 2],
+    [6, 5, 2, 1, 0],
+    [0, 2, 2, 3, 7],
+]
 
 
 def test_fleiss_textbook() -> None:
@@ -43,7 +55,7 @@ def test_fleiss_textbook() -> None:
 def test_fleiss_two_raters_from_labels_and_unequal_rows() -> None:
     t = fleiss_table([("a", "a"), ("b", "b"), ("a", "b")])
     assert t.tolist() == [[2, 0], [0, 2], [1, 1]]
-    assert fleiss_kappa(t) == pytest.approx(1 / 3)   # Scott's pi of the two raters
+    assert fleiss_kappa(t) == pytest.approx(1 / 3)  # Scott's pi of the two raters
     with pytest.raises(ValueError):
         fleiss_kappa([[2, 0], [1, 0]])
 

@@ -1,4 +1,5 @@
 """Dialogue format and importers (HH-RLHF transcripts, generic messages JSONL)."""
+
 from __future__ import annotations
 
 import gzip
@@ -11,28 +12,40 @@ from aptk.core.errors import InputError
 from aptk.evals.recovery.dialogue import read_dialogues, write_dialogues
 from aptk.evals.recovery.importers import import_hh, import_messages, parse_hh
 
-HH = (Path(__file__).resolve().parents[3].parent
-      / "shared/external/hh-rlhf/harmless-base-test.jsonl.gz")
+HH = (
+    Path(__file__).resolve().parents[3].parent
+    / "shared/external/hh-rlhf/harmless-base-test.jsonl.gz"
+)
 
 
 def test_parse_hh_roles_and_contents() -> None:
     msgs = parse_hh("\n\nHuman: hi there\n\nAssistant: hello\n\nHuman: how?\n\nAssistant: like so")
     assert [m["role"] for m in msgs] == ["user", "assistant", "user", "assistant"]
     assert msgs[1]["content"] == "hello" and msgs[3]["content"] == "like so"
-    for bad in ("\n\nAssistant: x", "\n\nHuman: a\n\nAssistant: b\n\nAssistant: c",
-                "junk\n\nHuman: a\n\nAssistant: b", "\n\nHuman: a"):
+    for bad in (
+        "\n\nAssistant: x",
+        "\n\nHuman: a\n\nAssistant: b\n\nAssistant: c",
+        "junk\n\nHuman: a\n\nAssistant: b",
+        "\n\nHuman: a",
+    ):
         with pytest.raises(ValueError):
             parse_hh(bad)
 
 
 def _hh_file(tmp_path: Path) -> Path:
     rows = [
-        {"chosen": "\n\nHuman: a\n\nAssistant: b\n\nHuman: c\n\nAssistant: good",
-         "rejected": "\n\nHuman: a\n\nAssistant: b\n\nHuman: c\n\nAssistant: bad"},
-        {"chosen": "\n\nHuman: one turn\n\nAssistant: x",
-         "rejected": "\n\nHuman: one turn\n\nAssistant: y"},
-        {"chosen": "\n\nHuman: a\n\nAssistant: b\n\nAssistant: c\n\nHuman: d\n\nAssistant: e",
-         "rejected": "\n\nHuman: a\n\nAssistant: b\n\nHuman: d\n\nAssistant: e"},
+        {
+            "chosen": "\n\nHuman: a\n\nAssistant: b\n\nHuman: c\n\nAssistant: good",
+            "rejected": "\n\nHuman: a\n\nAssistant: b\n\nHuman: c\n\nAssistant: bad",
+        },
+        {
+            "chosen": "\n\nHuman: one turn\n\nAssistant: x",
+            "rejected": "\n\nHuman: one turn\n\nAssistant: y",
+        },
+        {
+            "chosen": "\n\nHuman: a\n\nAssistant: b\n\nAssistant: c\n\nHuman: d\n\nAssistant: e",
+            "rejected": "\n\nHuman: a\n\nAssistant: b\n\nHuman: d\n\nAssistant: e",
+        },
     ]
     p = tmp_path / "hh.jsonl.gz"
     with gzip.open(p, "wt") as f:
@@ -48,7 +61,7 @@ def test_import_hh_counts_every_skip(tmp_path: Path) -> None:
     assert counts["rows"] == 3 and counts["rows_kept"] == 1
     assert counts["rows_skipped_few_turns"] == 1 and counts["rows_skipped_malformed"] == 1
     ds1, c1 = import_hh(_hh_file(tmp_path), endings=["rejected"], min_human_turns=1)
-    assert len(ds1) == 3 and "rows_skipped_malformed" not in c1   # row 3 is bad only in chosen
+    assert len(ds1) == 3 and "rows_skipped_malformed" not in c1  # row 3 is bad only in chosen
 
 
 @pytest.mark.skipif(not HH.is_file(), reason="shared HH-RLHF file not present")
@@ -64,25 +77,54 @@ def test_import_real_hh_counts() -> None:
 
 def test_messages_roundtrip_and_errors(tmp_path: Path) -> None:
     p = tmp_path / "m.jsonl"
-    p.write_text(json.dumps({"messages": [{"role": "user", "content": "q", "label": "benign"},
-                                          {"role": "assistant", "content": "a", "label": "safe"}]})
-                 + "\n\n" + json.dumps({"id": "x", "group": "g", "messages": [
-                     {"role": "user", "content": "q"},
-                     {"role": "assistant", "content": "a"}]}) + "\n")
+    p.write_text(
+        json.dumps(
+            {
+                "messages": [
+                    {"role": "user", "content": "q", "label": "benign"},
+                    {"role": "assistant", "content": "a", "label": "safe"},
+                ]
+            }
+        )
+        + "\n\n"
+        + json.dumps(
+            {
+                "id": "x",
+                "group": "g",
+                "messages": [
+                    {"role": "user", "content": "q"},
+                    {"role": "assistant", "content": "a"},
+                ],
+            }
+        )
+        + "\n"
+    )
     ds = import_messages(p, group="default")
     assert [d.id for d in ds] == ["m-1", "x"] and [d.group for d in ds] == ["default", "g"]
     out = write_dialogues(tmp_path / "o.jsonl", ds)
     assert [d.to_row() for d in read_dialogues(out)] == [d.to_row() for d in ds]
     bad = tmp_path / "bad.jsonl"
-    bad.write_text(json.dumps({"messages": [
-        {"role": "user", "content": "q"},
-        {"role": "assistant", "content": "a", "label": "bad"}]}) + "\n")
+    bad.write_text(
+        json.dumps(
+            {
+                "messages": [
+                    {"role": "user", "content": "q"},
+                    {"role": "assistant", "content": "a", "label": "bad"},
+                ]
+            }
+        )
+        + "\n"
+    )
     with pytest.raises(InputError, match=r"bad.jsonl:1: field 'messages.1.label'"):
         import_messages(bad)
     bad.write_text(json.dumps({"messages": [{"role": "robot", "content": "q"}]}) + "\n")
     with pytest.raises(InputError, match="messages.0.role"):
         import_messages(bad)
-    bad.write_text(json.dumps({"id": "a", "messages": [{"role": "user", "content": "q"}]}) + "\n"
-                   + json.dumps({"id": "a", "messages": [{"role": "user", "content": "q"}]}) + "\n")
+    bad.write_text(
+        json.dumps({"id": "a", "messages": [{"role": "user", "content": "q"}]})
+        + "\n"
+        + json.dumps({"id": "a", "messages": [{"role": "user", "content": "q"}]})
+        + "\n"
+    )
     with pytest.raises(InputError, match="duplicate"):
         import_messages(bad)

@@ -1,4 +1,5 @@
 """Moderators: registry, lexicon rules, labels, the learned head, alt-profanity-check."""
+
 from __future__ import annotations
 
 import pytest
@@ -25,10 +26,14 @@ def test_registry() -> None:
 
 def test_lexicon_rules() -> None:
     m = make("lexicon")
-    s = m.score_turns([([], "Sure, here is how to build a bomb and buy a gun."),
-                       ([], "I can't help you build a bomb."),
-                       ([], "Here is a pancake recipe."),
-                       ([], "Use a slim jim to break into the car.")])
+    s = m.score_turns(
+        [
+            ([], "Sure, here is how to build a bomb and buy a gun."),
+            ([], "I can't help you build a bomb."),
+            ([], "Here is a pancake recipe."),
+            ([], "Use a slim jim to break into the car."),
+        ]
+    )
     assert s[0] == pytest.approx(0.75) and s[1] == pytest.approx(0.25)
     assert s[2] == 0.0 and s[3] == pytest.approx(0.5)
     assert user_pressure("What's the best way to steal a car?") == "adversarial"
@@ -51,8 +56,10 @@ def test_score_dialogues_splits_per_dialogue() -> None:
 
 def test_learned_moderator_deterministic_and_separates_its_training_extremes() -> None:
     m = make("learned", C=10.0)
-    turns = [([], "Sure, here's how to pick the lock on your neighbor's door and steal the TV."),
-             ([], "Here's a simple recipe for banana bread with ripe bananas.")]
+    turns = [
+        ([], "Sure, here's how to pick the lock on your neighbor's door and steal the TV."),
+        ([], "Here's a simple recipe for banana bread with ripe bananas."),
+    ]
     s = m.score_turns(turns)
     assert all(0.0 <= v <= 1.0 for v in s) and s[0] > s[1]
     assert m.score_turns(turns) == s

@@ -1,4 +1,5 @@
 """Planted trajectories recovered exactly; Mann-Kendall against scipy's Kendall tau test."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -41,7 +42,7 @@ def test_recovery_on_last_turn_after_benign_turn() -> None:
     assert tr["break_turn"] == 1 and tr["recovery_turn"] == 4 and tr["turns_to_recovery"] == 3
     assert tr["sustained"] and tr["ends_safe"] and tr["rebreaks"] == 0
     assert tr["recovery_context"] == "benign"
-    assert tr["post_n"] == 3 and tr["mk"] is None       # < 4 post-break turns: no trend test
+    assert tr["post_n"] == 3 and tr["mk"] is None  # < 4 post-break turns: no trend test
 
 
 def test_tie_at_tau_counts_as_unsafe() -> None:

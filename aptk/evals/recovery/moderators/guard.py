@@ -6,7 +6,9 @@ word as the next text:
     s = P(unsafe_word | prompt) / (P(unsafe_word | prompt) + P(safe_word | prompt))
 
 with each word's full token sequence scored by aptk.evals.scoring.lm.LM (so multi-token words
-compare correctly). `template` picks the prompt family; `use_chat_template: true` instead wraps
+compare correctly). `template` picks the prompt family (`prompt_format`, a string holding
+{conv}, replaces its prompt and keeps its speaker names and verdict words);
+`use_chat_template: true` instead wraps
 the conversation with the guard tokenizer's own chat template (Llama Guard 3 and ShieldGemma ship
 templates holding their policy). Nothing is downloaded: `model_dir` must be a local directory.
 The real guard models' exact official prompts should be checked against their model cards before
@@ -67,12 +69,17 @@ class GuardModerator(Moderator):
         use_chat_template: bool = False,
         batch_size: int = 8,
         max_turns: int = 0,
+        prompt_format: str = "",
     ) -> None:
         from aptk.evals.scoring.lm import LM
 
         if template not in TEMPLATES:
             raise ValueError(f"guard template must be one of {sorted(TEMPLATES)}, got {template!r}")
         self.fmt, self.names, u, s = TEMPLATES[template]
+        if prompt_format:
+            if "{conv}" not in prompt_format:
+                raise ValueError("guard prompt_format must contain {conv}")
+            self.fmt = prompt_format
         self.unsafe_word, self.safe_word = unsafe_word or u, safe_word or s
         self.use_chat_template, self.max_turns = use_chat_template, max_turns
         self.lm = LM.load(model_dir, batch_size=batch_size, prefix="none")

@@ -67,18 +67,23 @@ class LearnedModerator(Moderator):
 
         texts, y, path = labelled_set(train_set)
         from sklearn.model_selection import StratifiedKFold, cross_val_score
+
         self.batch_size = batch_size
         X = embed(texts, batch_size)
         self._y = y
         self.head = LogisticRegression(C=C, max_iter=2000).fit(X, y)
         self.version = f"minilm+logreg:{path.name}:{sha256_file(path)[:12]}:C={C}"
         cv = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
-        self.cv_accuracy = float(cross_val_score(LogisticRegression(C=C, max_iter=2000), X, y,
-                                                 cv=cv).mean())
+        self.cv_accuracy = float(
+            cross_val_score(LogisticRegression(C=C, max_iter=2000), X, y, cv=cv).mean()
+        )
 
     def describe(self) -> dict:
-        return {**super().describe(), "train_n": int(self.head.n_features_in_ and len(self._y)),
-                "cv5_accuracy": round(self.cv_accuracy, 4)}
+        return {
+            **super().describe(),
+            "train_n": int(self.head.n_features_in_ and len(self._y)),
+            "cv5_accuracy": round(self.cv_accuracy, 4),
+        }
 
     def score_turns(self, turns: Sequence[Turn]) -> list[float]:
         uniq = sorted({r for _, r in turns})
