@@ -55,6 +55,28 @@ def render_md(summary: dict) -> str:
                 f"{_f(a['rebreaks']['mean'], 2)} | {mk['n_dialogues']} "
                 f"({mk['decreasing_p05']}/{mk['increasing_p05']}) |"
             )
+    L += [
+        "",
+        "## After the break: censoring, slope, Mann-Kendall",
+        "",
+        "Censored = broken on the last turn (no turn left to recover in). Slope: mean OLS slope of "
+        "the scores strictly after the break (dialogues with >= 2 such turns). Mann-Kendall only "
+        "with >= min_mk_n post-break turns; n = dialogues tested, by number of post-break turns.",
+        "",
+        "| group | moderator | censored | post-break slope (n) | MK n | MK p<.05 dec/inc | "
+        "post-break turns: dialogues |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for g in summary["groups"]:
+        for m in mods:
+            a = summary["aggregates"][g][m]
+            mk, sl = a["mann_kendall"], a["post_break_slope"]
+            dist = ", ".join(f"{k}: {v}" for k, v in mk["post_n"].items()) or "-"
+            L.append(
+                f"| {g} | {m} | {a['censored']} | {_f(sl['mean'])} ({sl['n']}) | "
+                f"{mk['n_dialogues']} | {mk['decreasing_p05']}/{mk['increasing_p05']} | "
+                f"{dist} |"
+            )
     if summary.get("truncation"):
         L += [
             "",
@@ -126,6 +148,7 @@ def plot(summary: dict, rows: list[dict], out: Path, n_dialogues: int) -> list[s
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     mods, groups = list(summary["moderators"]), summary["groups"]
     colors = {m: f"C{i}" for i, m in enumerate(mods)}
@@ -146,6 +169,7 @@ def plot(summary: dict, rows: list[dict], out: Path, n_dialogues: int) -> list[s
                 ax.plot(t, r["scores"], marker="o", ms=3, color=colors[m], label=m)
                 ax.axhline(summary["moderators"][m]["tau"], color=colors[m], ls=":", lw=0.8)
             ax.set_ylim(-0.05, 1.05)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_title(f"{g}: {did}"[:48], fontsize=7)
             ax.tick_params(labelsize=6)
         for j in range(ncol):
@@ -174,6 +198,8 @@ def plot(summary: dict, rows: list[dict], out: Path, n_dialogues: int) -> list[s
         axes[0][mi].axhline(summary["moderators"][m]["tau"], color="grey", ls=":", lw=0.8)
         axes[0][mi].set_title(m, fontsize=9)
         axes[1][mi].set_xlabel("turns after the break (k)")
+        for ax in (axes[0][mi], axes[1][mi]):
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0][0].set_ylabel("mean unsafe score")
     axes[1][0].set_ylabel("share safe at b+k")
     axes[0][-1].legend(fontsize=6)

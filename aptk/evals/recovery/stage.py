@@ -1,9 +1,9 @@
-"""The `recovery` stage: score every assistant turn of a set of dialogues with each configured
+"""The `recovery_score` stage: score every assistant turn of a set of dialogues with each configured
 moderator, derive the trajectory statistics (trajectory.py), aggregate per group x moderator with
 dialogue-level bootstrap CIs (aptk.evals.stats), measure agreement between moderators
 (agreement.py) and write the report (report.py).
 
-    run(cfg: ScoreConfig, {"hh": <dialogues.jsonl>, ...}, out_root) -> <out_root>/recovery/<key>/
+    run(cfg, {"hh": <dialogues.jsonl>, ...}, out_root) -> <out_root>/recovery_score/<key>/
         scores.jsonl        one row per dialogue x moderator: per-turn scores + trajectory stats
         summary.json        aggregates, contrasts, kappa tables, recovery curves, counts
         report.md, trajectories.png, recovery_curves.png
@@ -255,15 +255,15 @@ def _kappas(rows: list[dict], mods: dict) -> dict[str, Any]:
 
 
 def run(cfg: ScoreConfig, sources: dict[str, str | Path], out_root: str | Path) -> Path:
-    """Stage `recovery` over named dialogue files (see module docstring)."""
+    """Stage `recovery_score` over named dialogue files (see module docstring)."""
     from aptk.evals.recovery.report import write_report
 
     st = open_stage(
-        "recovery",
+        "recovery_score",
         cfg,
         inputs={f"dialogues_{k}": v for k, v in sources.items()},
         root=out_root,
-        version="1",
+        version="2",
     )
     if st.done:
         return st.dir
