@@ -13,6 +13,11 @@ Matching is on word boundaries; all-caps terms (AI, AGI) are case-sensitive. Rul
     python -m aptk.data.ai_filter run --corpus DIR --out ROOT          # filter a corpus artifact
     python -m aptk.data.ai_filter check "some text"                     # which rule fires, if any
     python -m aptk.data.ai_filter eval --data FILE.jsonl --out OUT.json # precision/recall on labels
+    make filter-eval        # = `eval`: blocklist, classifier and union on every builtin labelled set
+
+Modes (`mode` in the filter config): blocklist (the rules), classifier (the learned MiniLM +
+logistic head of aptk.data.ai_classifier, `classifier` names its head asset) or union (flagged
+by either; the blocklist's rule is reported when both fire).
 """
 
 from __future__ import annotations
@@ -21,7 +26,6 @@ import argparse
 import bisect
 import json
 import re
-import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +35,7 @@ from aptk.core.errors import InputError
 from aptk.core.hashing import sha256_bytes
 from aptk.core.io import atomic_write_json, iter_jsonl, write_jsonl
 from aptk.core.stage import open_stage
+from aptk.data.ai_classifier import DEFAULT_CLASSIFIER, AIClassifier, head_path
 
 DATA_DIR = Path(__file__).parent / "assets"
 # v1: the paper's pattern, the default. v2: wider vocabulary with sense guards (opt-in). On the
@@ -43,6 +48,7 @@ BUILTIN_BLOCKLISTS = {
     "v2": DATA_DIR / "ai_blocklist_v2.json",
 }
 DEFAULT_BLOCKLIST = "v1"
+MODES = ("blocklist", "classifier", "union")
 _WORD = re.compile(r"\S+")
 
 
@@ -58,8 +64,17 @@ class FilterConfig:
     drop_rules: list[str] = field(default_factory=list)
     drop_sources: list[str] = field(default_factory=list)
     docs_per_file: int = 5000
+    mode: str = "blocklist"  # blocklist | classifier | union (see the module docstring)
+    classifier: str = DEFAULT_CLASSIFIER  # head for classifier/union: builtin name or JSON file
 
     def validate(self, prefix: str) -> None:
+        check(self.mode in MODES, prefix, "mode", f"must be one of {MODES}, got {self.mode!r}")
+        check(
+            self.mode == "blocklist" or head_path(self.classifier).is_file(),
+            prefix,
+            "classifier",
+            f"no classifier head {self.classifier!r} (builtin name or JSON file)",
+        )
         check(
             self.blocklist in BUILTIN_BLOCKLISTS or Path(self.blocklist).is_file(),
             prefix,
@@ -248,6 +263,41 @@ class AIDiscourseFilter:
         return None
 
 
+class ConfiguredFilter:
+    """The filter a config selects: blocklist rules, the learned classifier, or their union.
+    `match(text)` -> (rule, match) or None as AIDiscourseFilter; `match_many` batches the
+    classifier's embeddings. Blocklist mode keeps the blocklist's version and fingerprint."""
+
+    def __init__(self, cfg: FilterConfig | None = None) -> None:
+        cfg = cfg or FilterConfig()
+        self.mode = cfg.mode
+        self.blocklist = AIDiscourseFilter(cfg) if cfg.mode != "classifier" else None
+        self.classifier = AIClassifier(cfg.classifier) if cfg.mode != "blocklist" else None
+        if self.classifier is None:
+            self.version, self.fingerprint = self.blocklist.version, self.blocklist.fingerprint
+            return
+        parts = [f"classifier-{self.classifier.version}"]
+        fps = [self.classifier.fingerprint]
+        if self.blocklist is not None:
+            parts.insert(0, self.blocklist.version)
+            fps.insert(0, self.blocklist.fingerprint)
+        self.version = "+".join(str(p) for p in parts)
+        self.fingerprint = sha256_bytes(f"{cfg.mode}:{':'.join(fps)}".encode())[:12]
+
+    def match(self, text: str) -> tuple[str, str] | None:
+        return self.match_many([text])[0]
+
+    def match_many(self, texts: list[str]) -> list[tuple[str, str] | None]:
+        hits = [self.blocklist.match(t) if self.blocklist else None for t in texts]
+        if self.classifier is not None:
+            todo = [i for i, h in enumerate(hits) if h is None]
+            p = self.classifier.proba([texts[i] for i in todo])
+            for i, pi in zip(todo, p, strict=True):
+                if pi >= self.classifier.threshold:
+                    hits[i] = ("classifier", f"p={pi:.3f}")
+        return hits
+
+
 def _distinct(hits: list[tuple[int, str]], n: int) -> list[str]:
     """The first n distinct (case-folded) matched strings of a list's hits, in text order."""
     out: list[str] = []
@@ -278,7 +328,7 @@ def run(cfg: FilterConfig, corpus_dir: str | Path, out_root: str | Path) -> Path
 
     from aptk.core.records import iter_corpus
 
-    flt = AIDiscourseFilter(cfg)
+    flt = ConfiguredFilter(cfg)
     st = open_stage(
         "filter",
         cfg,
@@ -342,19 +392,22 @@ def run(cfg: FilterConfig, corpus_dir: str | Path, out_root: str | Path) -> Path
 
 
 def evaluate(data: str | Path, cfg: FilterConfig | None = None) -> dict:
-    """Precision/recall of the filter on labelled rows {id, text, ai_discourse: bool, label?}."""
-    flt = AIDiscourseFilter(cfg)
+    """Precision/recall of the configured filter (cfg.mode) on labelled rows {id, text,
+    ai_discourse: bool, label?}."""
+    flt = ConfiguredFilter(cfg)
     tp = fp = fn = tn = 0
     flagged_ids: list[str] = []
     per_label: dict[str, Counter] = {}
     rules: Counter = Counter()
+    rows = []
     for line, row in iter_jsonl(data):
         for k in ("id", "text", "ai_discourse"):
             if k not in row:
                 raise InputError(data, line, k, "missing")
         if not isinstance(row["ai_discourse"], bool):
             raise InputError(data, line, "ai_discourse", "expected true/false")
-        hit = flt.match(row["text"])
+        rows.append(row)
+    for row, hit in zip(rows, flt.match_many([r["text"] for r in rows]), strict=True):
         label = row.get("label") or ("ai_discourse" if row["ai_discourse"] else "other")
         c = per_label.setdefault(label, Counter())
         c["n"] += 1
@@ -381,6 +434,7 @@ def evaluate(data: str | Path, cfg: FilterConfig | None = None) -> dict:
             for k, v in sorted(per_label.items())
         },
         "blocklist_version": flt.version,
+        "mode": flt.mode,
     }
 
 
@@ -392,28 +446,36 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("--out", default="outputs")
     c = sub.add_parser("check")
     c.add_argument("text")
-    e = sub.add_parser("eval")
-    e.add_argument("--data", default=str(DATA_DIR / "filter_eval_v1.jsonl"))
+    e = sub.add_parser("eval", help="recall/precision of each mode on labelled sets")
+    e.add_argument("--data", default=None, help="a labelled JSONL (default: every builtin set)")
     e.add_argument("--out", default=None)
+    e.add_argument("--modes", default=",".join(MODES), help="comma-separated subset of the modes")
+    for p in (r, c):
+        p.add_argument("--mode", default="blocklist", choices=MODES)
     for p in (r, c, e):
         p.add_argument("--blocklist", default=DEFAULT_BLOCKLIST)
+        p.add_argument("--classifier", default=DEFAULT_CLASSIFIER)
     a = ap.parse_args(argv)
-    cfg = FilterConfig(blocklist=a.blocklist)
+    cfg = FilterConfig(
+        blocklist=a.blocklist, classifier=a.classifier, mode=getattr(a, "mode", "blocklist")
+    )
     cfg.validate("filter")
     if a.cmd == "run":
         print(run(cfg, Path(a.corpus), Path(a.out)))
     elif a.cmd == "check":
-        print(AIDiscourseFilter(cfg).match(a.text))
+        print(ConfiguredFilter(cfg).match(a.text))
     else:
-        res = evaluate(a.data, cfg)
+        modes = tuple(m.strip() for m in a.modes.split(",") if m.strip())
+        bad = [m for m in modes if m not in MODES]
+        if bad:
+            ap.error(f"unknown mode(s) {bad}; modes: {MODES}")
+        from aptk.data.filter_eval import EVAL_SETS, eval_modes, eval_table
+
+        files = [Path(a.data)] if a.data else [DATA_DIR / f for f in EVAL_SETS]
+        res = eval_modes(files, cfg, modes)
         if a.out:
             atomic_write_json(a.out, res)
-        summary = {
-            k: res[k]
-            for k in ("n", "recall", "precision", "tp", "fp", "fn", "by_rule", "per_label")
-        }
-        json.dump(summary, sys.stdout, indent=1)
-        print()
+        print(eval_table(res))
 
 
 if __name__ == "__main__":
