@@ -472,7 +472,7 @@ def main(argv: list[str] | None = None) -> None:
         from aptk.data.filter_eval import EVAL_SETS, eval_modes, eval_table
 
         files = [Path(a.data)] if a.data else [DATA_DIR / f for f in EVAL_SETS]
-        res = eval_modes(files, cfg, modes)
+        res = eval_modes(files, cfg, modes, evaluate)
         if a.out:
             atomic_write_json(a.out, res)
         print(eval_table(res))

@@ -6,10 +6,10 @@ classifier, union) on labelled sets, with Wilson 95% intervals.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-
-from aptk.data.ai_filter import MODES, FilterConfig, evaluate
+from typing import Any
 
 # labelled sets `eval` reports by default, with their role for the learned classifier
 EVAL_SETS = {
@@ -30,8 +30,12 @@ def wilson(k: int, n: int, z: float = 1.96) -> list[float]:
     return [round(c - h, 4), round(c + h, 4)]
 
 
-def eval_modes(files: list[Path], cfg: FilterConfig, modes: tuple[str, ...] = MODES) -> dict:
-    """{file name: {"role", mode: summary with Wilson 95% CIs}} for every file and mode."""
+def eval_modes(
+    files: list[Path], cfg: Any, modes: tuple[str, ...], evaluate: Callable[[Path, Any], dict]
+) -> dict:
+    """{file name: {"role", mode: summary with Wilson 95% CIs}} for every file and mode;
+    `cfg` is an aptk.data.ai_filter.FilterConfig, `evaluate` aptk.data.ai_filter.evaluate
+    (passed in, so that this module does not import ai_filter, which calls it)."""
     out: dict = {}
     for f in files:
         out[f.name] = {"role": EVAL_SETS.get(f.name, "user file")}

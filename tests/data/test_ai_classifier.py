@@ -17,7 +17,7 @@ from aptk.data.ai_classifier import (
     pick_threshold,
     train,
 )
-from aptk.data.ai_filter import MODES, ConfiguredFilter, FilterConfig, run
+from aptk.data.ai_filter import MODES, ConfiguredFilter, FilterConfig, evaluate, run
 from aptk.data.filter_eval import eval_modes, wilson
 from tests.helpers.corpus import artifact, read_rows
 
@@ -64,7 +64,7 @@ def v3_results():
     import torch
 
     torch.set_num_threads(1)
-    return eval_modes([V3], FilterConfig())[V3.name]
+    return eval_modes([V3], FilterConfig(), MODES, evaluate)[V3.name]
 
 
 def test_modes_on_blind_set_are_consistent(v3_results):
