@@ -155,3 +155,79 @@ def load_model(model_dir: str | Path, attn_implementation: str = "sdpa", device:
         str(model_dir), dtype=torch.float32, attn_implementation=attn_implementation
     )
     return model.to(resolve_device(device)), tok
+
+
+# ----------------------------------------------------------------------------- trl backends
+def trl_args(cfg: Any, stage: str, n_units: int, model: torch.nn.Module) -> dict[str, Any]:
+    """transformers/trl TrainingArguments fields from a PostTrainConfig (the optimiser and
+    runtime fields every post-training stage shares), so the trl backends run the own loop's
+    schedule: same batch, accumulation, AdamW, warmup + cosine to lr * min_lr_ratio, clipping."""
+    import math
+
+    from aptk.core.hashing import derive_seed
+
+    n_steps = cfg.epochs * math.ceil(n_units / (cfg.batch_size * cfg.grad_accum))
+    seed = derive_seed(cfg.seed, stage, "trl") % 2**31
+    return dict(
+        per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum,
+        num_train_epochs=cfg.epochs,
+        learning_rate=cfg.lr,
+        lr_scheduler_type="cosine_with_min_lr",
+        lr_scheduler_kwargs={"min_lr_rate": cfg.min_lr_ratio},
+        warmup_steps=math.ceil(cfg.warmup_ratio * n_steps),
+        weight_decay=cfg.weight_decay,
+        adam_beta1=cfg.beta1,
+        adam_beta2=cfg.beta2,
+        adam_epsilon=cfg.adam_eps,
+        max_grad_norm=cfg.clip if cfg.clip > 0 else 1e9,
+        max_length=cfg.max_len,
+        report_to=[],
+        use_cpu=next(model.parameters()).device.type == "cpu",
+        logging_steps=cfg.log_every,
+        save_strategy="no",
+        seed=seed,
+        data_seed=seed,
+        bf16=cfg.dtype == "bfloat16",
+        disable_tqdm=not cfg.progress,
+    )
+
+
+def train_trl(st: Any, cfg: Any, make_trainer: Any, tok: Any, extra_metrics: Any = None) -> dict:
+    """Run a trl trainer built by `make_trainer(output_dir)` (checkpoints off, in a temp dir);
+    metrics.jsonl from its log history (+ `extra_metrics(log_row)` fields); `model/` exported.
+    Returns a summary like `aptk.posttrain.loop.fit`'s."""
+    import tempfile
+
+    from transformers.trainer_callback import PrinterCallback
+
+    from aptk.train.common import export_model, write_metrics
+
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    with tempfile.TemporaryDirectory(prefix="aptk-trl-") as tmp:
+        trainer = make_trainer(tmp)
+        trainer.remove_callback(PrinterCallback)  # metrics go to metrics.jsonl instead
+        trainer.train()
+    out = [
+        {
+            "kind": "train",
+            "step": h["step"],
+            "epoch": h.get("epoch"),
+            "loss": round(float(h["loss"]), 6),
+            "lr": h.get("learning_rate"),
+            "grad_norm": h.get("grad_norm"),
+            **(extra_metrics(h) if extra_metrics else {}),
+        }
+        for h in trainer.state.log_history
+        if "loss" in h
+    ]
+    write_metrics(st.path("metrics.jsonl"), out)
+    trainer.model.eval()
+    export_model(st, trainer.model, tok)
+    return {
+        "steps": trainer.state.global_step,
+        "backend": "trl",
+        "first_loss": out[0]["loss"] if out else None,
+        "final_loss": out[-1]["loss"] if out else None,
+    }

@@ -43,6 +43,8 @@ from aptk.posttrain.common import (
     load_rows,
     pad_batch,
     token_logps,
+    train_trl,
+    trl_args,
 )
 from aptk.posttrain.loop import PostTrainConfig, fit
 from aptk.posttrain.sft import main as _main
@@ -188,13 +190,10 @@ def run(cfg: DPOConfig, model_dir: str | Path, out_root: str | Path) -> Path:
 def trl_trainer(cfg: DPOConfig, model: torch.nn.Module, tok, units: list[dict], output_dir: str):
     """trl.DPOTrainer on the pre-tokenized pairs of `pair_units` (its own tokenization is skipped:
     `_prepare_dataset` returns the dataset as given), with the stage's hyper-parameters."""
-    import math
 
     from datasets import Dataset
     from trl import DPOConfig as TrlDPOConfig
     from trl import DPOTrainer
-
-    from aptk.core.hashing import derive_seed
 
     class PretokenizedDPOTrainer(DPOTrainer):
         def _prepare_dataset(self, dataset, processing_class, args, dataset_name):  # noqa: ANN001
@@ -202,80 +201,29 @@ def trl_trainer(cfg: DPOConfig, model: torch.nn.Module, tok, units: list[dict], 
 
     cols = ("prompt_ids", "chosen_ids", "rejected_ids")
     ds = Dataset.from_list([{k: u[k] for k in cols} for u in units])
-    n_steps = cfg.epochs * math.ceil(len(units) / (cfg.batch_size * cfg.grad_accum))
-    seed = derive_seed(cfg.seed, "dpo", "trl") % 2**31
     args = TrlDPOConfig(
         output_dir=output_dir,
-        per_device_train_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=cfg.grad_accum,
-        num_train_epochs=cfg.epochs,
-        learning_rate=cfg.lr,
-        lr_scheduler_type="cosine_with_min_lr",
-        lr_scheduler_kwargs={"min_lr_rate": cfg.min_lr_ratio},
-        warmup_steps=math.ceil(cfg.warmup_ratio * n_steps),
-        weight_decay=cfg.weight_decay,
-        adam_beta1=cfg.beta1,
-        adam_beta2=cfg.beta2,
-        adam_epsilon=cfg.adam_eps,
-        max_grad_norm=cfg.clip if cfg.clip > 0 else 1e9,
         beta=cfg.beta,
-        max_length=cfg.max_len,
         loss_type=["sigmoid", "sft"] if cfg.sft_weight else ["sigmoid"],
         loss_weights=[1.0, cfg.sft_weight] if cfg.sft_weight else None,
-        report_to=[],
-        use_cpu=next(model.parameters()).device.type == "cpu",
-        logging_steps=cfg.log_every,
-        save_strategy="no",
-        seed=seed,
-        data_seed=seed,
-        bf16=cfg.dtype == "bfloat16",
-        disable_tqdm=not cfg.progress,
+        **trl_args(cfg, "dpo", len(units), model),
     )
     return PretokenizedDPOTrainer(model=model, args=args, train_dataset=ds, processing_class=tok)
 
 
 def _train_trl(st: Stage, cfg: DPOConfig, model: torch.nn.Module, tok, units: list[dict]) -> dict:
     """trl.DPOTrainer with the stage's hyper-parameters; returns a summary like `fit`'s."""
-    import tempfile
 
-    from aptk.train.common import export_model, write_metrics
+    def reward_metrics(h: dict) -> dict:
+        margin = h.get("rewards/margins")
+        return {
+            "reward_acc": h.get("rewards/accuracies"),
+            "reward_margin": margin / cfg.beta if margin is not None else None,
+        }
 
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
-    with tempfile.TemporaryDirectory(prefix="aptk-trl-") as tmp:
-        trainer = trl_trainer(cfg, model, tok, units, tmp)
-        from transformers.trainer_callback import PrinterCallback
-
-        trainer.remove_callback(PrinterCallback)  # metrics go to metrics.jsonl instead
-        trainer.train()
-    out = []
-    for h in trainer.state.log_history:
-        if "loss" not in h:
-            continue
-        out.append(
-            {
-                "kind": "train",
-                "step": h["step"],
-                "epoch": h.get("epoch"),
-                "loss": round(float(h["loss"]), 6),
-                "lr": h.get("learning_rate"),
-                "grad_norm": h.get("grad_norm"),
-                "reward_acc": h.get("rewards/accuracies"),
-                "reward_margin": (h["rewards/margins"] / cfg.beta)
-                if "rewards/margins" in h
-                else None,
-            }
-        )
-    write_metrics(st.path("metrics.jsonl"), out)
-    model = trainer.model
-    model.eval()
-    export_model(st, model, tok)
-    return {
-        "steps": trainer.state.global_step,
-        "backend": "trl",
-        "first_loss": out[0]["loss"] if out else None,
-        "final_loss": out[-1]["loss"] if out else None,
-    }
+    return train_trl(
+        st, cfg, lambda out: trl_trainer(cfg, model, tok, units, out), tok, reward_metrics
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

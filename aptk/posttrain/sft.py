@@ -31,6 +31,8 @@ from aptk.posttrain.common import (
     load_rows,
     pad_batch,
     token_logps,
+    train_trl,
+    trl_args,
 )
 from aptk.posttrain.loop import PostTrainConfig, fit
 
@@ -75,23 +77,18 @@ def run(cfg: SFTConfig, model_dir: str | Path, out_root: str | Path, stage: str 
             cfg.data, None, "messages", f"every row is longer than max_len={cfg.max_len}"
         )
     if cfg.backend == "trl":
-        summary = _train_trl(st, cfg, model, tok, units)
-        st.finish(
-            counts={"examples": len(units), "dropped_too_long": dropped, "steps": summary["steps"]},
-            files=["model/model.safetensors", "metrics.jsonl"],
-            extra=summary,
-        )
-        return st.dir
-    pad = tok.pad_token_id
+        summary = train_trl(st, cfg, lambda out: trl_sft_trainer(cfg, model, tok, units, out), tok)
+    else:
+        pad = tok.pad_token_id
 
-    def n_targets(u: tuple[list[int], list[int]]) -> float:
-        return float(sum(1 for t in u[1][1:] if t != -100))
+        def n_targets(u: tuple[list[int], list[int]]) -> float:
+            return float(sum(1 for t in u[1][1:] if t != -100))
 
-    def loss_fn(model: torch.nn.Module, mb: list) -> tuple[torch.Tensor, dict[str, float]]:
-        lp, mask = token_logps(model, pad_batch(mb, pad))
-        return -lp.sum(), {}
+        def loss_fn(model: torch.nn.Module, mb: list) -> tuple[torch.Tensor, dict[str, float]]:
+            lp, mask = token_logps(model, pad_batch(mb, pad))
+            return -lp.sum(), {}
 
-    summary = fit(st, cfg, model, tok, units, n_targets, loss_fn)
+        summary = fit(st, cfg, model, tok, units, n_targets, loss_fn)
     st.finish(
         counts={"examples": len(units), "dropped_too_long": dropped, "steps": summary["steps"]},
         files=["model/model.safetensors", "metrics.jsonl"],
@@ -103,76 +100,18 @@ def run(cfg: SFTConfig, model_dir: str | Path, out_root: str | Path, stage: str 
 def trl_sft_trainer(cfg: SFTConfig, model: torch.nn.Module, tok, units: list, output_dir: str):
     """trl.SFTTrainer on the (input_ids, labels) rows of `encode_chat` with the stage's
     hyper-parameters (no packing, no padding-free batches: the own loop's batches)."""
-    import math
-
     from datasets import Dataset
     from trl import SFTConfig as TrlSFTConfig
     from trl import SFTTrainer
 
-    from aptk.core.hashing import derive_seed
-
     ds = Dataset.from_list([{"input_ids": ids, "labels": lab} for ids, lab in units])
-    n_steps = cfg.epochs * math.ceil(len(units) / (cfg.batch_size * cfg.grad_accum))
-    seed = derive_seed(cfg.seed, "sft", "trl") % 2**31
     args = TrlSFTConfig(
         output_dir=output_dir,
-        per_device_train_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=cfg.grad_accum,
-        num_train_epochs=cfg.epochs,
-        learning_rate=cfg.lr,
-        lr_scheduler_type="cosine_with_min_lr",
-        lr_scheduler_kwargs={"min_lr_rate": cfg.min_lr_ratio},
-        warmup_steps=math.ceil(cfg.warmup_ratio * n_steps),
-        weight_decay=cfg.weight_decay,
-        adam_beta1=cfg.beta1,
-        adam_beta2=cfg.beta2,
-        adam_epsilon=cfg.adam_eps,
-        max_grad_norm=cfg.clip if cfg.clip > 0 else 1e9,
-        max_length=cfg.max_len,
         packing=False,
         padding_free=False,
-        report_to=[],
-        use_cpu=next(model.parameters()).device.type == "cpu",
-        logging_steps=cfg.log_every,
-        save_strategy="no",
-        seed=seed,
-        data_seed=seed,
-        bf16=cfg.dtype == "bfloat16",
-        disable_tqdm=not cfg.progress,
+        **trl_args(cfg, "sft", len(units), model),
     )
     return SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok)
-
-
-def _train_trl(st, cfg: SFTConfig, model: torch.nn.Module, tok, units: list) -> dict:
-    """Train with trl.SFTTrainer; metrics.jsonl from its log history; model/ exported."""
-    import tempfile
-
-    from transformers.trainer_callback import PrinterCallback
-
-    from aptk.train.common import export_model, write_metrics
-
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
-    with tempfile.TemporaryDirectory(prefix="aptk-trl-") as tmp:
-        trainer = trl_sft_trainer(cfg, model, tok, units, tmp)
-        trainer.remove_callback(PrinterCallback)  # metrics go to metrics.jsonl instead
-        trainer.train()
-    keys = ("epoch", "learning_rate", "grad_norm")
-    out = [
-        {"kind": "train", "step": h["step"], "loss": round(float(h["loss"]), 6)}
-        | {("lr" if k == "learning_rate" else k): h.get(k) for k in keys}
-        for h in trainer.state.log_history
-        if "loss" in h
-    ]
-    write_metrics(st.path("metrics.jsonl"), out)
-    trainer.model.eval()
-    export_model(st, trainer.model, tok)
-    return {
-        "steps": trainer.state.global_step,
-        "backend": "trl",
-        "first_loss": out[0]["loss"] if out else None,
-        "final_loss": out[-1]["loss"] if out else None,
-    }
 
 
 def main(
