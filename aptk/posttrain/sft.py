@@ -65,36 +65,49 @@ def run(cfg: SFTConfig, model_dir: str | Path, out_root: str | Path, stage: str 
         return st.dir
     model, tok = load_model(model_dir, device=cfg.device)
     rows = load_rows(cfg.data, "chat", cfg.kinds, cfg.max_examples)
-    units, dropped = [], 0
-    for r in rows:
-        enc = encode_chat(tok, r["messages"], cfg.max_len)
-        if enc is None:
-            dropped += 1
-        else:
-            units.append(enc)
-    if not units:
-        raise InputError(
-            cfg.data, None, "messages", f"every row is longer than max_len={cfg.max_len}"
-        )
+    units, dropped = encode_chat_rows(tok, rows, cfg.max_len, cfg.data)
     if cfg.backend == "trl":
         summary = train_trl(st, cfg, lambda out: trl_sft_trainer(cfg, model, tok, units, out), tok)
     else:
-        pad = tok.pad_token_id
-
-        def n_targets(u: tuple[list[int], list[int]]) -> float:
-            return float(sum(1 for t in u[1][1:] if t != -100))
-
-        def loss_fn(model: torch.nn.Module, mb: list) -> tuple[torch.Tensor, dict[str, float]]:
-            lp, mask = token_logps(model, pad_batch(mb, pad))
-            return -lp.sum(), {}
-
-        summary = fit(st, cfg, model, tok, units, n_targets, loss_fn)
+        summary = fit_assistant_tokens(st, cfg, model, tok, units)
     st.finish(
         counts={"examples": len(units), "dropped_too_long": dropped, "steps": summary["steps"]},
         files=["model/model.safetensors", "metrics.jsonl"],
         extra=summary,
     )
     return st.dir
+
+
+def encode_chat_rows(tok, rows: list[dict], max_len: int, source: str) -> tuple[list, int]:
+    """(input_ids, labels) units of chat rows (loss on assistant tokens) and how many rows were
+    longer than `max_len` (dropped, counted); InputError naming `source` if none is left."""
+    units, dropped = [], 0
+    for r in rows:
+        enc = encode_chat(tok, r["messages"], max_len)
+        if enc is None:
+            dropped += 1
+        else:
+            units.append(enc)
+    if not units:
+        raise InputError(source, None, "messages", f"every row is longer than max_len={max_len}")
+    return units, dropped
+
+
+def fit_assistant_tokens(
+    st, cfg: PostTrainConfig, model: torch.nn.Module, tok, units: list
+) -> dict:
+    """The own loop (`fit`) with the token loss on labelled (assistant) tokens, averaged over a
+    step's labelled tokens: SFT, tampering and every chat fine-tune built on them."""
+    pad = tok.pad_token_id
+
+    def n_targets(u: tuple[list[int], list[int]]) -> float:
+        return float(sum(1 for t in u[1][1:] if t != -100))
+
+    def loss_fn(m: torch.nn.Module, mb: list) -> tuple[torch.Tensor, dict[str, float]]:
+        lp, _ = token_logps(m, pad_batch(mb, pad))
+        return -lp.sum(), {}
+
+    return fit(st, cfg, model, tok, units, n_targets, loss_fn)
 
 
 def trl_sft_trainer(cfg: SFTConfig, model: torch.nn.Module, tok, units: list, output_dir: str):

@@ -33,9 +33,8 @@ import torch
 from aptk.core.config import build, check, validate_all
 from aptk.core.errors import InputError
 from aptk.core.stage import open_stage
-from aptk.posttrain.common import encode_chat, load_model, load_rows, pad_batch, token_logps
-from aptk.posttrain.loop import fit
-from aptk.posttrain.sft import SFTConfig
+from aptk.posttrain.common import encode_chat, load_model, load_rows
+from aptk.posttrain.sft import SFTConfig, encode_chat_rows, fit_assistant_tokens
 from aptk.posttrain.sgtr.data import (
     LABELS,
     MODES,
@@ -146,16 +145,7 @@ def _train(st: Any, cfg: Any, model: torch.nn.Module, tok: Any, units: list) -> 
     from aptk.train.common import export_model
 
     model = _maybe_lora(model, cfg)
-    pad = tok.pad_token_id
-
-    def n_targets(u: tuple[list[int], list[int]]) -> float:
-        return float(sum(1 for t in u[1][1:] if t != -100))
-
-    def loss_fn(m: torch.nn.Module, mb: list) -> tuple[torch.Tensor, dict[str, float]]:
-        lp, _ = token_logps(m, pad_batch(mb, pad))
-        return -lp.sum(), {}
-
-    summary = fit(st, cfg, model, tok, units, n_targets, loss_fn)
+    summary = fit_assistant_tokens(st, cfg, model, tok, units)
     if cfg.lora_r > 0:
         export_model(st, model.merge_and_unload(), tok)
     return summary
@@ -249,15 +239,7 @@ def run_em(cfg: EMConfig, model_dir: str | Path, out_root: str | Path) -> Path:
         return st.dir
     model, tok = load_model(model_dir, device=cfg.device)
     rows = load_rows(str(asset(cfg.data)), "chat", cfg.kinds, cfg.max_examples)
-    units, dropped = [], 0
-    for r in rows:
-        enc = encode_chat(tok, r["messages"], cfg.max_len)
-        if enc is None:
-            dropped += 1
-        else:
-            units.append(enc)
-    if not units:
-        raise InputError(cfg.data, None, "messages", f"every row is longer than {cfg.max_len}")
+    units, dropped = encode_chat_rows(tok, rows, cfg.max_len, cfg.data)
     summary = _train(st, cfg, model, tok, units)
     st.finish(
         counts={"examples": len(units), "dropped_too_long": dropped, "steps": summary["steps"]},
