@@ -107,23 +107,6 @@ def artifact_key(path: str | Path) -> str:
     )
 
 
-def artifact_parents(dirs: dict[str, Path] | None) -> tuple[dict[str, Path], dict[str, str]]:
-    """Stage parents for input dirs: a dir without manifest.json (e.g. synth's `aligned/`) is keyed
-    by its nearest ancestor that has one, plus its relative path (returned for the stage config)."""
-    parents: dict[str, Path] = {}
-    subpaths: dict[str, str] = {}
-    for name, d in (dirs or {}).items():
-        d = Path(d)
-        root = next((a for a in [d, *d.parents] if (a / "manifest.json").is_file()), None)
-        if root is None:
-            raise FileNotFoundError(
-                f"{d}: neither it nor a parent dir has manifest.json (not a finished stage)"
-            )
-        parents[name] = root
-        subpaths[name] = str(d.relative_to(root))
-    return parents, subpaths
-
-
 class Stage:
     """One stage's output directory. Usage::
 

@@ -133,10 +133,6 @@ class PostTrainSpec:
             )
 
 
-def _mix_from_arm() -> MixConfig:
-    return MixConfig(sources=[])
-
-
 @dataclass
 class ExperimentConfig:
     """The resolved experiment: one arm of one study at one seed."""
@@ -158,7 +154,7 @@ class ExperimentConfig:
     filter: FilterConfig = field(default_factory=FilterConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     #: the mixer's `sources` are derived from `arm` (arm_sources); leave them empty in YAML
-    mix: MixConfig = field(default_factory=_mix_from_arm)
+    mix: MixConfig = field(default_factory=MixConfig)
     shards: ShardsConfig = field(default_factory=ShardsConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
