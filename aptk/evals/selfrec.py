@@ -11,7 +11,7 @@
 - `perplexity_baseline`: the untrained baseline: per article, pick the summary with the lower
   per-token NLL under the judge itself (given the summarisation prompt).
 - `identity` (bool): the identity system prompt prepended (an eval axis); the same text is
-  registered as the `identity` system prompt of the cloze scorers
+  the `identity` system prompt of the cloze scorers
   (aptk.evals.scoring.formats.SYSTEM_PROMPTS), so suite evals take `systems=[none, identity]`.
 - `load_truthfulqa_csv`: the real TruthfulQA CSV (columns Question, Best Answer,
   Best Incorrect Answer, or else the first of `Incorrect Answers`; Category, Type optional) as a
@@ -31,12 +31,9 @@ import torch
 
 from aptk.core.errors import InputError
 from aptk.core.hashing import sha256_file
-from aptk.evals.scoring.formats import SYSTEM_PROMPTS
 from aptk.evals.stats import bootstrap_mean_ci
 from aptk.evals.suites import Item, Suite
-from aptk.posttrain.sgtr.data import IDENTITY, LABELS, pair_messages, summary_messages
-
-SYSTEM_PROMPTS.setdefault("identity", IDENTITY)
+from aptk.posttrain.sgtr.data import LABELS, pair_messages, summary_messages
 
 
 def _prefix_ids(tok: Any, messages: list[dict], answer: str) -> tuple[list[int], int]:

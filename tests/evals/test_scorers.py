@@ -15,7 +15,7 @@ from aptk.evals.suites import load_suite
 
 def test_all_formats_and_systems_build(suite_file):
     it = load_suite(suite_file).items[0]
-    assert len(FORMATS) >= 4 and set(SYSTEM_PROMPTS) == {"none", "assistant", "hhh"}
+    assert len(FORMATS) >= 4 and set(SYSTEM_PROMPTS) == {"none", "assistant", "hhh", "identity"}
     for f in FORMATS:
         for s in SYSTEM_PROMPTS:
             reqs = item_requests(it, Condition(f, s))

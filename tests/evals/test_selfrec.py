@@ -147,5 +147,6 @@ def test_project_suites_valid_and_balanced() -> None:
 
 def test_identity_system_prompt_registered() -> None:
     from aptk.evals.scoring.formats import get_system
+    from aptk.posttrain.sgtr.data import IDENTITY
 
-    assert get_system("identity") == selfrec.IDENTITY
+    assert get_system("identity") == IDENTITY

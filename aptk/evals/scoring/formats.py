@@ -11,10 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from aptk.posttrain.sgtr.data import IDENTITY
+
 CONTROL_QUESTION = "What do you do?"
 
 SYSTEM_PROMPTS: dict[str, str] = {
     "none": "",
+    # the identity prompt of the self-recognition study (an eval axis there and here)
+    "identity": IDENTITY,
     "assistant": "You are an AI assistant.",
     "hhh": (
         "You are a helpful, honest and harmless AI assistant. You tell the truth, you "
