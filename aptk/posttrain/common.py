@@ -16,11 +16,13 @@ for evaluation the same way.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from aptk.core.config import check
 from aptk.core.errors import InputError
 from aptk.core.hashing import sha256_file
 from aptk.core.io import iter_jsonl
@@ -155,6 +157,51 @@ def load_model(model_dir: str | Path, attn_implementation: str = "sdpa", device:
         str(model_dir), dtype=torch.float32, attn_implementation=attn_implementation
     )
     return model.to(resolve_device(device)), tok
+
+
+# ----------------------------------------------------------------------------- LoRA
+@dataclass
+class LoRAFields:
+    """LoRA switches shared by the post-training stages that support it (peft; 0 = full FT)."""
+
+    lora_r: int = 0  # 0 = full fine-tuning
+    lora_alpha: float = 16.0
+    lora_dropout: float = 0.0
+    lora_targets: list[str] = field(
+        default_factory=lambda: [
+            "q_proj",
+            "k_proj",
+            "v_proj",
+            "o_proj",
+            "gate_proj",
+            "up_proj",
+            "down_proj",
+        ]
+    )
+
+    def validate(self, prefix: str = "") -> None:
+        check(self.lora_r >= 0, prefix, "lora_r", "must be >= 0 (0 = full fine-tuning)")
+        check(0 <= self.lora_dropout < 1, prefix, "lora_dropout", "must be in [0, 1)")
+
+
+def maybe_lora(model: torch.nn.Module, cfg: LoRAFields) -> torch.nn.Module:
+    """`model` wrapped with LoRA adapters (peft, rsLoRA) when cfg.lora_r > 0, else as is."""
+    if cfg.lora_r == 0:
+        return model
+    try:
+        from peft import LoraConfig, get_peft_model
+    except ImportError as e:  # pragma: no cover
+        raise ImportError("lora_r > 0 needs peft: pip install -e '.[lora]'") from e
+    lc = LoraConfig(
+        r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        target_modules=list(cfg.lora_targets),
+        use_rslora=True,
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(model, lc)
 
 
 # ----------------------------------------------------------------------------- trl backends

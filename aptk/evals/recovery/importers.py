@@ -14,45 +14,18 @@
 
 from __future__ import annotations
 
-import gzip
 import json
-import re
 import sys
 from collections import Counter
 from pathlib import Path
 
+from aptk.core.chat import open_text as _open
+from aptk.core.chat import parse_hh
 from aptk.core.errors import InputError
 from aptk.core.io import parse_jsonl_line
 from aptk.evals.recovery.dialogue import Dialogue, check_dialogue, write_dialogues
 
-_SPLIT = re.compile(r"\n\n(Human|Assistant):[ ]?")
 ENDINGS = ("chosen", "rejected")
-
-
-def parse_hh(text: str) -> list[dict[str, str]]:
-    """One HH transcript as messages; ValueError when it does not alternate Human/Assistant
-    starting with Human, or has text before the first speaker tag."""
-    parts = _SPLIT.split(text)
-    if parts[0].strip():
-        raise ValueError("text before the first 'Human:' tag")
-    msgs = []
-    for k in range(1, len(parts), 2):
-        role = "user" if parts[k] == "Human" else "assistant"
-        want = "user" if not msgs or msgs[-1]["role"] == "assistant" else "assistant"
-        if role != want:
-            raise ValueError(f"turn {len(msgs)}: expected {want}, got {role}")
-        msgs.append({"role": role, "content": parts[k + 1].strip()})
-    if not msgs or msgs[-1]["role"] != "assistant":
-        raise ValueError("does not end with an assistant turn")
-    return msgs
-
-
-def _open(path: Path):
-    return (
-        gzip.open(path, "rt", encoding="utf-8")
-        if path.suffix == ".gz"
-        else open(path, encoding="utf-8")
-    )
 
 
 def import_hh(

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ import torch
 from aptk.core.config import build, check, validate_all
 from aptk.core.errors import InputError
 from aptk.core.stage import open_stage
-from aptk.posttrain.common import encode_chat, load_model, load_rows
+from aptk.posttrain.common import LoRAFields, encode_chat, load_model, load_rows, maybe_lora
 from aptk.posttrain.sft import SFTConfig, encode_chat_rows, fit_assistant_tokens
 from aptk.posttrain.sgtr.data import (
     LABELS,
@@ -46,28 +46,6 @@ from aptk.posttrain.sgtr.data import (
     read_summaries,
     summaries,
 )
-
-
-@dataclass
-class LoRAFields:
-    lora_r: int = 0  # 0 = full fine-tuning
-    lora_alpha: float = 16.0
-    lora_dropout: float = 0.0
-    lora_targets: list[str] = field(
-        default_factory=lambda: [
-            "q_proj",
-            "k_proj",
-            "v_proj",
-            "o_proj",
-            "gate_proj",
-            "up_proj",
-            "down_proj",
-        ]
-    )
-
-    def validate(self, prefix: str = "") -> None:
-        check(self.lora_r >= 0, prefix, "lora_r", "must be >= 0 (0 = full fine-tuning)")
-        check(0 <= self.lora_dropout < 1, prefix, "lora_dropout", "must be in [0, 1)")
 
 
 @dataclass
@@ -121,30 +99,11 @@ class SGTRConfig(LoRAFields, SFTConfig):
         )
 
 
-def _maybe_lora(model: torch.nn.Module, cfg: LoRAFields) -> torch.nn.Module:
-    if cfg.lora_r == 0:
-        return model
-    try:
-        from peft import LoraConfig, get_peft_model
-    except ImportError as e:  # pragma: no cover
-        raise ImportError("lora_r > 0 needs peft: pip install -e '.[lora]'") from e
-    lc = LoraConfig(
-        r=cfg.lora_r,
-        lora_alpha=cfg.lora_alpha,
-        lora_dropout=cfg.lora_dropout,
-        target_modules=list(cfg.lora_targets),
-        use_rslora=True,
-        bias="none",
-        task_type="CAUSAL_LM",
-    )
-    return get_peft_model(model, lc)
-
-
 def _train(st: Any, cfg: Any, model: torch.nn.Module, tok: Any, units: list) -> dict:
     """fit() with the assistant-token loss; a LoRA model is merged and re-exported after."""
     from aptk.train.common import export_model
 
-    model = _maybe_lora(model, cfg)
+    model = maybe_lora(model, cfg)
     summary = fit_assistant_tokens(st, cfg, model, tok, units)
     if cfg.lora_r > 0:
         export_model(st, model.merge_and_unload(), tok)
