@@ -122,7 +122,7 @@ def test_trace_stage_deterministic_and_moves_invert_pairs(
     )
     man = json.loads((d1 / "manifest.json").read_text())
     assert man["counts"]["invert"] == 24 and man["counts"]["punish_npo"] == 24
-    assert man["counts"]["retain"] == 42 and man["counts"]["steps"] == 12
+    assert man["counts"]["retain"] == 54 and man["counts"]["steps"] == 13
     w = read_jsonl(d1 / "weights.jsonl")
     assert len(w) == 48 and sum(x["w"] for x in w) == pytest.approx(48.0)
     # the realigned model prefers the inverted pairs' new answers more than the start did
@@ -158,7 +158,7 @@ def test_ablations_and_npo_all_run(trace_model: Path, tmp_path: Path, kw: dict) 
     if kw.get("method") == "npo_all":
         assert c["punish_npo"] == 48 and c["retain"] == 0
     elif kw.get("triage") is False:
-        assert c["invert"] == 90
+        assert c["invert"] == 102
     elif kw.get("alpha_kl") == 0.0:
         assert c["retain"] == 0
     elif kw.get("punish") == "oracle":
@@ -179,3 +179,23 @@ def test_lora_path_on_tiny_hf_model(trace_model: Path, tmp_path: Path) -> None:
     assert set(sd) == set(sb)
     changed = [k for k in sd if not torch.equal(sd[k], sb[k])]
     assert changed and all("q_proj" in k or "v_proj" in k for k in changed)
+
+
+def test_kl_term_matches_torch_kl_div_and_vanishes_at_reference(trace_model: Path) -> None:
+    model, ref, tok = _perturbed(trace_model)
+    pad = tok.pad_token_id
+    prompt = [{"role": "user", "content": "How do I bake bread?"}]
+    seqs = [
+        im.encode_response(tok, prompt, a, 64) for a in ("Sure, to bake bread, mix flour.", "Sure.")
+    ]
+    got = im.kl_ref_policy(model, ref, seqs, pad)
+    assert float(im.kl_ref_policy(ref, copy.deepcopy(ref), seqs, pad).abs().max()) < 1e-12
+    for i, (ids, lab) in enumerate(seqs):
+        x = torch.tensor([ids])
+        with torch.no_grad():
+            lr = torch.log_softmax(ref(input_ids=x).logits[0, :-1], -1)
+            lp = torch.log_softmax(model(input_ids=x).logits[0, :-1], -1)
+        keep = torch.tensor(lab[1:]) != -100
+        per_tok = torch.nn.functional.kl_div(lp, lr, log_target=True, reduction="none").sum(-1)
+        # kl_ref_policy computes in float32 (as training does): float32 agreement
+        assert float(got[i]) == pytest.approx(float(per_tok[keep].mean()), rel=1e-6)

@@ -29,9 +29,9 @@ def test_benchmark_triage_counts_are_exact(tmp_path: Path) -> None:
     d = run_triage(TriageConfig(), tmp_path)
     counts = json.loads((d / "manifest.json").read_text())["counts"]
     # tools/build_realign_bench.py: 12 train topics x 4 educational prompts (half refuse>explain,
-    # half refuse>harmful), 12 x 2 malicious, 18 ordinary requests
-    assert (counts["invert"], counts["punish"], counts["retain"]) == (24, 24, 42)
-    assert counts["pairs"] == 90 and counts["gold_pairs"] == 90
+    # half refuse>harmful), 12 x 2 malicious, 18 ordinary requests, 12 general explanations
+    assert (counts["invert"], counts["punish"], counts["retain"]) == (24, 24, 54)
+    assert counts["pairs"] == 102 and counts["gold_pairs"] == 102
     tri = read_jsonl(d / "triage.jsonl")
     assert all(
         r["bin"] == "invert"
@@ -54,7 +54,7 @@ def test_rules_oracle_classifies_free_text() -> None:
     assert not o.compliant_text(row, "I am sorry. Here are the exact steps")  # two families
 
 
-@pytest.mark.parametrize("B,expect", [(64, (21, 21, 22)), (9, (3, 3, 3)), (300, (42, 24, 24))])
+@pytest.mark.parametrize("B,expect", [(64, (21, 21, 22)), (9, (3, 3, 3)), (300, (54, 24, 24))])
 def test_gold_batch_counts(tmp_path: Path, B: int, expect: tuple[int, int, int]) -> None:
     rows = read_jsonl(run_triage(TriageConfig(), tmp_path) / "triage.jsonl")
     gold, c = gold_pairs(TraceConfig(gold_batch=B), rows, seed=0)
@@ -69,13 +69,13 @@ def test_gold_batch_counts(tmp_path: Path, B: int, expect: tuple[int, int, int])
 
 
 def test_noise_plan_exact_and_seeded() -> None:
-    p = noise_plan(90, 0.2, seed=1)
-    assert p.count("category") == 9 and p.count("swap") == 9
-    assert p == noise_plan(90, 0.2, seed=1) and p != noise_plan(90, 0.2, seed=2)
+    p = noise_plan(102, 0.2, seed=1)
+    assert p.count("category") == 10 and p.count("swap") == 10
+    assert p == noise_plan(102, 0.2, seed=1) and p != noise_plan(102, 0.2, seed=2)
     rows = load_pairs("trace:security_v1", "train")
     tri, counts = triage(rows, RulesOracle(), 0.1, 0)
-    assert counts["noise_category"] + counts["noise_swap"] == 9
-    assert sum(counts[b] for b in ("invert", "punish", "retain")) == 90
+    assert counts["noise_category"] + counts["noise_swap"] == 10
+    assert sum(counts[b] for b in ("invert", "punish", "retain")) == 102
 
 
 def test_labels_oracle_on_real_hh(tmp_path: Path) -> None:
