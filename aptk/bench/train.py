@@ -1,16 +1,19 @@
-"""Trainer benchmark (`make bench`): aptk's loop vs a plain PyTorch loop vs HF Trainer.
+"""Trainer benchmark (`make bench`): aptk's loop vs a plain PyTorch loop vs HF Trainer, in fp32
+and bf16 in the same process, against GEMM peaks measured in that process.
 
     python -m aptk.bench.train [--size tiny] [--seq-len 256] [--batch 16] [--steps 12]
-        [--dtype float32|bfloat16] [--threads 0] [--out bench.json]
+        [--dtypes float32,bfloat16] [--threads 1] [--rounds 2] [--out bench.json]
+    python -m aptk.bench.train --size debug --vocab 2048 --seq-len 64 --rounds 1   # quick
 
-All three train the same LlamaForCausalLM (same init, shape, vocab) on the same random-token
+All loops train the same LlamaForCausalLM (same init, shape, vocab) on the same random-token
 shards for `steps` optimizer steps of batch x seq_len tokens; the first `warmup` steps are not
 timed. Throughput uses the *fastest* timed step of each loop (the least disturbed by other jobs
 sharing the CPU; the loops run one after another, so medians mix in different background
-load); medians are reported as well. Reported:
-tokens/s of each, ratios to the plain loop, model FLOP/s (aptk.train.estimate's FLOPs/token times
-tokens/s) and its fraction of the matmul peak measured in the same process (square matmuls in
-fp32 and bf16), i.e. an MFU against what this machine's BLAS actually delivers.
+load); medians are reported as well. Per dtype: tokens/s of each loop, ratios to the plain loop
+and to HF Trainer at the same dtype, model FLOP/s (aptk.train.estimate's FLOPs/token times
+tokens/s) as a fraction of (a) the best GEMM peak measured in the run (fp32 or bf16, 1024^2
+squares or the model's own GEMM shapes; on AMX hosts bf16 at 1024^2), (b) the same dtype's
+1024^2 peak, (c) the same dtype's rate on the model's own GEMM shapes. docs/performance.md.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from aptk.train.estimate import flops_per_token
 from aptk.train.model import DEFAULT_VOCAB, ModelConfig
 
 LOOPS = ("aptk", "aptk_eager", "plain", "hf_trainer", "hf_trainer_compile")
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
 def matmul_peak(dtype: torch.dtype, n: int = 1024, seconds: float = 1.0) -> float:
@@ -220,56 +224,71 @@ def bench(
     batch: int = 16,
     steps: int = 12,
     warmup: int = 3,
-    dtype: str = "float32",
+    dtypes: tuple[str, ...] = ("float32", "bfloat16"),
     threads: int = 0,
     vocab: int | None = None,
     peak_seconds: float = 1.0,
     rounds: int = 2,
     loops: tuple[str, ...] = LOOPS,
 ) -> dict[str, Any]:
-    """Run the three loops `rounds` times in turn (plain, aptk, HF, plain, ...) with a matmul-peak
-    measurement before each round; the fastest step and the highest peak over all rounds count,
-    so slow phases of background load do not favour whichever loop ran in a quiet moment.
-    `loops` picks a subset of LOOPS ("plain" and "hf_trainer" always run: the references)."""
+    """Every dtype in `dtypes` in one process: `rounds` times, GEMM peaks of fp32 and bf16
+    (1024^2 and the model's own shapes) then, per dtype, the loops in turn (plain, aptk, HF);
+    the fastest step and the highest peak over all rounds count, so slow phases of background
+    load do not favour whichever loop ran in a quiet moment. `loops` picks a subset of LOOPS
+    ("plain" and "hf_trainer" always run: the references). Model FLOP/s are reported against
+    the best peak measured (any dtype, any shape) and against their own dtype's peaks."""
     if threads > 0:
         torch.set_num_threads(threads)
     cfg = ModelConfig(size=size)
     vocab = vocab or DEFAULT_VOCAB[size]
+    names = [k for k in LOOPS if k in loops or k in ("plain", "hf_trainer")]
+    peak = {d: {"square_1024": 0.0, "model_shapes": 0.0} for d in DTYPES}
+    secs: dict[str, dict[str, list[float]]] = {d: {k: [] for k in names} for d in dtypes}
     with tempfile.TemporaryDirectory(prefix="aptk-bench-") as tmp:
         root = Path(tmp)
         shards, tok = make_inputs(root, vocab, (steps + 1) * batch * seq_len + 1)
         windows = _batches(shards, steps, batch, seq_len)
-        peak = {"float32": 0.0, "bfloat16": 0.0}
-        tdt = torch.bfloat16 if dtype == "bfloat16" else torch.float32
-        gemm = 0.0
-        secs: dict[str, list[float]] = {k: [] for k in LOOPS if k in loops}
-        secs.setdefault("plain", [])
-        secs.setdefault("hf_trainer", [])
         for r in range(rounds):
-            for dt, key in ((torch.float32, "float32"), (torch.bfloat16, "bfloat16")):
-                peak[key] = max(peak[key], matmul_peak(dt, seconds=peak_seconds))
-            gemm = max(gemm, shape_peak(cfg, vocab, batch * seq_len, tdt, peak_seconds))
-            secs["plain"] += plain_loop(cfg, vocab, windows, dtype, warmup)
-            for key, comp in (("aptk", True), ("aptk_eager", False)):
-                if key in secs:
-                    secs[key] += aptk_loop(
-                        cfg,
-                        shards,
-                        tok,
-                        root / f"{key}{r}",
-                        steps,
-                        batch,
-                        seq_len,
-                        dtype,
-                        warmup,
-                        comp,
-                    )
-            for key, comp in (("hf_trainer", False), ("hf_trainer_compile", True)):
-                if key in secs:
-                    secs[key] += hf_trainer(cfg, vocab, windows, dtype, warmup, root / key, comp)
+            for d, tdt in DTYPES.items():
+                p = peak[d]
+                p["square_1024"] = max(p["square_1024"], matmul_peak(tdt, seconds=peak_seconds))
+                sp = shape_peak(cfg, vocab, batch * seq_len, tdt, peak_seconds)
+                p["model_shapes"] = max(p["model_shapes"], sp)
+            for d in dtypes:
+                s = secs[d]
+                s["plain"] += plain_loop(cfg, vocab, windows, d, warmup)
+                for key, comp in (("aptk", True), ("aptk_eager", False)):
+                    if key in s:
+                        out = root / f"{key}-{d}-{r}"
+                        s[key] += aptk_loop(
+                            cfg, shards, tok, out, steps, batch, seq_len, d, warmup, comp
+                        )
+                for key, comp in (("hf_trainer", False), ("hf_trainer_compile", True)):
+                    if key in s:
+                        s[key] += hf_trainer(cfg, vocab, windows, d, warmup, root / key, comp)
     fpt, _ = flops_per_token(cfg, vocab, seq_len)
-    tps = {k: batch * seq_len / min(v) for k, v in secs.items()}
-    med = {k: round(batch * seq_len / statistics.median(v), 1) for k, v in secs.items()}
+    best_peak = max(v for p in peak.values() for v in p.values())
+    best_peak_at = max(((d, k) for d in peak for k in peak[d]), key=lambda t: peak[t[0]][t[1]])
+    per: dict[str, Any] = {}
+    for d in dtypes:
+        tps = {k: batch * seq_len / min(v) for k, v in secs[d].items()}
+        per[d] = {
+            "tokens_per_s": {k: round(v, 1) for k, v in tps.items()},
+            "tokens_per_s_median": {
+                k: round(batch * seq_len / statistics.median(v), 1) for k, v in secs[d].items()
+            },
+            "ratio_to_plain": {k: round(v / tps["plain"], 3) for k, v in tps.items()},
+            "ratio_to_hf_trainer": {k: round(v / tps["hf_trainer"], 3) for k, v in tps.items()},
+            "model_flops_per_s": {k: v * fpt for k, v in tps.items()},
+            "fraction_of_best_peak": {k: round(v * fpt / best_peak, 4) for k, v in tps.items()},
+            "fraction_of_matmul_peak": {
+                k: round(v * fpt / peak[d]["square_1024"], 4) for k, v in tps.items()
+            },
+            "fraction_of_model_gemm": {
+                k: round(v * fpt / peak[d]["model_shapes"], 4) for k, v in tps.items()
+            },
+        }
+    best = max(dtypes, key=lambda d: per[d]["tokens_per_s"].get("aptk", 0.0))
     return {
         "size": size,
         "vocab": vocab,
@@ -278,47 +297,46 @@ def bench(
         "steps": steps,
         "timed_steps": steps - warmup,
         "rounds": rounds,
-        "dtype": dtype,
+        "dtypes": list(dtypes),
         "threads": torch.get_num_threads(),
-        "tokens_per_s": {k: round(v, 1) for k, v in tps.items()},
-        "tokens_per_s_median": med,
-        "ratio_to_plain": {k: round(v / tps["plain"], 3) for k, v in tps.items()},
-        "ratio_to_hf_trainer": {k: round(v / tps["hf_trainer"], 3) for k, v in tps.items()},
         "flops_per_token": fpt,
-        "model_flops_per_s": {k: v * fpt for k, v in tps.items()},
-        "matmul_peak_flops_per_s": peak,
-        "model_gemm_flops_per_s": gemm,
-        "fraction_of_matmul_peak": {k: round(v * fpt / peak[dtype], 4) for k, v in tps.items()},
-        "fraction_of_model_gemm": {k: round(v * fpt / gemm, 4) for k, v in tps.items()},
+        "peaks": peak,
+        "best_peak": best_peak,
+        "best_peak_at": "/".join(best_peak_at),
+        "best_dtype": best,
+        "by_dtype": per,
     }
 
 
 def format_result(r: dict[str, Any]) -> str:
+    pk = r["peaks"]
     lines = [
         (
             f"{r['size']} vocab {r['vocab']}, {r['batch']}x{r['seq_len']} tokens/step, "
-            f"{r['dtype']}, {r['threads']} threads, fastest of {r['rounds']} x "
-            f"{r['timed_steps']} timed steps (median in brackets)"
+            f"{r['threads']} threads, fastest of {r['rounds']} x {r['timed_steps']} timed steps "
+            "(median in brackets)"
         ),
-        (
-            f"matmul peak: fp32 {r['matmul_peak_flops_per_s']['float32'] / 1e9:.1f} GFLOP/s, "
-            f"bf16 {r['matmul_peak_flops_per_s']['bfloat16'] / 1e9:.1f} GFLOP/s (1024^2); the "
-            f"model's own GEMM shapes in {r['dtype']}: "
-            f"{r['model_gemm_flops_per_s'] / 1e9:.1f} GFLOP/s"
-        ),
-        (
-            "| loop | tokens/s | vs HF Trainer | vs plain | model GFLOP/s | of matmul peak "
-            "| of model-GEMM rate |"
-        ),
-        "|---|---|---|---|---|---|---|",
-    ]
-    for k in (k for k in LOOPS if k in r["tokens_per_s"]):
-        lines.append(
-            f"| {k} | {r['tokens_per_s'][k]:,.0f} ({r['tokens_per_s_median'][k]:,.0f}) | "
-            f"{r['ratio_to_hf_trainer'][k]:.2f} | {r['ratio_to_plain'][k]:.2f} | "
-            f"{r['model_flops_per_s'][k] / 1e9:.1f} | {r['fraction_of_matmul_peak'][k]:.1%} | "
-            f"{r['fraction_of_model_gemm'][k]:.1%} |"
+        "GEMM peaks (GFLOP/s): "
+        + ", ".join(
+            f"{d} {pk[d]['square_1024'] / 1e9:.0f} at 1024^2 / {pk[d]['model_shapes'] / 1e9:.0f} "
+            "at the model's shapes"
+            for d in pk
         )
+        + f"; best {r['best_peak'] / 1e9:.0f} ({r['best_peak_at']})",
+        (
+            "| dtype | loop | tokens/s | vs HF Trainer (same dtype) | vs plain | model GFLOP/s "
+            "| of best peak | of own-dtype 1024^2 peak | of own-dtype model-GEMM rate |"
+        ),
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for d, x in r["by_dtype"].items():
+        for k in (k for k in LOOPS if k in x["tokens_per_s"]):
+            lines.append(
+                f"| {d} | {k} | {x['tokens_per_s'][k]:,.0f} ({x['tokens_per_s_median'][k]:,.0f}) "
+                f"| {x['ratio_to_hf_trainer'][k]:.2f} | {x['ratio_to_plain'][k]:.2f} | "
+                f"{x['model_flops_per_s'][k] / 1e9:.1f} | {x['fraction_of_best_peak'][k]:.1%} | "
+                f"{x['fraction_of_matmul_peak'][k]:.1%} | {x['fraction_of_model_gemm'][k]:.1%} |"
+            )
     return "\n".join(lines)
 
 
@@ -329,14 +347,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--steps", type=int, default=12)
     ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
-    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--dtypes", default="float32,bfloat16", help="comma list of float32, bfloat16")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (0 = torch default)")
     ap.add_argument("--vocab", type=int, default=None)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--out", default=None)
     a = ap.parse_args(argv)
+    dts = tuple(a.dtypes.split(","))
+    if not set(dts) <= set(DTYPES):
+        ap.error(f"--dtypes: each one of {sorted(DTYPES)}")
     r = bench(
-        a.size, a.seq_len, a.batch, a.steps, a.warmup, a.dtype, a.threads, a.vocab, rounds=a.rounds
+        a.size, a.seq_len, a.batch, a.steps, a.warmup, dts, a.threads, a.vocab, rounds=a.rounds
     )
     print(format_result(r))
     if a.out:

@@ -27,8 +27,14 @@ class _FusedLinearCE(torch.autograd.Function):
     """Forward computes the loss and both gradients chunk by chunk; backward only scales them."""
 
     @staticmethod
-    def forward(ctx, h: torch.Tensor, w: torch.Tensor, y: torch.Tensor, chunk: int) -> torch.Tensor:
+    def forward(
+        ctx, h: torch.Tensor, w: torch.Tensor, y: torch.Tensor, chunk: int, mm_dtype: torch.dtype
+    ) -> torch.Tensor:
         with torch.autocast(h.device.type, enabled=False):
+            if mm_dtype != torch.float32:
+                loss, grad_h, grad_w = _chunks_lowp(h, w, y, chunk, mm_dtype)
+                ctx.save_for_backward(grad_h.to(h.dtype), grad_w.to(w.dtype))
+                return loss
             hf, wf = h.float(), w.float()
             n = hf.shape[0]
             grad_h = torch.empty_like(hf)
@@ -49,14 +55,47 @@ class _FusedLinearCE(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g: torch.Tensor):
         grad_h, grad_w = ctx.saved_tensors
-        return grad_h * g, grad_w * g, None, None
+        return grad_h * g, grad_w * g, None, None, None
+
+
+def _chunks_lowp(
+    h: torch.Tensor, w: torch.Tensor, y: torch.Tensor, chunk: int, dt: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The autocast path: the three LM-head matmuls in `dt` (bf16: AMX / tensor cores), as
+    autocast runs `F.linear`; logits, softmax and the loss in fp32; grad_w summed in fp32 over
+    chunks. In-place softmax: the fp32 path's logsumexp + exp pass over the chunk twice."""
+    hm, wm = h.to(dt), w.to(dt)
+    n = hm.shape[0]
+    grad_h = torch.empty(hm.shape, dtype=torch.float32, device=h.device)
+    grad_w = torch.zeros(wm.shape, dtype=torch.float32, device=h.device)
+    loss = torch.zeros((), dtype=torch.float32, device=h.device)
+    for i in range(0, n, chunk):
+        hc, yc = hm[i : i + chunk], y[i : i + chunk]
+        logits = (hc @ wm.t()).float()
+        zy = logits.gather(1, yc[:, None])
+        m = logits.amax(dim=-1, keepdim=True)
+        p = logits.sub_(m).exp_()
+        s = p.sum(dim=-1, keepdim=True)
+        loss += (m + s.log() - zy).sum()
+        p.div_(s)[torch.arange(len(yc), device=p.device), yc] -= 1.0
+        pm = p.to(dt)
+        grad_h[i : i + chunk] = pm @ wm
+        grad_w += pm.t() @ hc
+    return loss / n, grad_h.div_(n), grad_w.div_(n)
 
 
 def fused_linear_cross_entropy(
-    h: torch.Tensor, w: torch.Tensor, y: torch.Tensor, chunk: int = 0
+    h: torch.Tensor,
+    w: torch.Tensor,
+    y: torch.Tensor,
+    chunk: int = 0,
+    mm_dtype: torch.dtype | None = None,
 ) -> torch.Tensor:
     """Mean next-token CE of logits h @ w.T against y (h: [N, d], w: [V, d], y: [N] int64);
-    chunk <= 0 picks `auto_chunk`. Every target must be a valid id (no ignore index)."""
+    chunk <= 0 picks `auto_chunk`. Every target must be a valid id (no ignore index). All fp32
+    (also under autocast) unless `mm_dtype` (e.g. torch.bfloat16) is given: then the LM-head
+    matmuls run in it, as autocast runs `F.linear`, while softmax and the loss stay fp32."""
     if h.dim() != 2 or y.dim() != 1 or h.shape[0] != y.shape[0]:
         raise ValueError(f"expected h [N, d] and y [N], got {tuple(h.shape)} and {tuple(y.shape)}")
-    return _FusedLinearCE.apply(h, w, y, chunk if chunk > 0 else auto_chunk(w.shape[0], h.device))
+    chunk = chunk if chunk > 0 else auto_chunk(w.shape[0], h.device)
+    return _FusedLinearCE.apply(h, w, y, chunk, mm_dtype or torch.float32)

@@ -7,7 +7,9 @@
 `model/` (HF safetensors + tokenizer), `metrics.jsonl`, `checkpoints/step-NNNNNNN/`, manifest
 last. Rerunning an unfinished stage dir resumes from its newest checkpoint and ends bitwise
 equal to an uninterrupted run on CPU (same threads). AdamW, linear warmup + cosine decay, grad
-clipping and accumulation, optional bf16 autocast and torch.compile.
+clipping and accumulation, optional bf16 (`train.dtype: bfloat16`: autocast with fp32 master
+weights, the fused LM head in bf16 too; a ConfigError on a device without native bf16) and
+torch.compile. docs/performance.md has the measured speeds.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from aptk.core.config import check, validate_all
-from aptk.core.errors import InputError
+from aptk.core.errors import ConfigError, InputError
 from aptk.core.hashing import derive_seed
 from aptk.core.manifest import Stage
 from aptk.core.stage import open_stage
@@ -145,9 +147,15 @@ class LMLoss(torch.nn.Module):
     (aptk.train.fused_ce) instead of materialising [tokens, vocab] logits — the vocab-wide
     log-softmax is ~17% of an eager `tiny` step. Holds no parameters: checkpoints save `model`."""
 
-    def __init__(self, model: torch.nn.Module, fused: bool = True, chunk: int = 0) -> None:
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        fused: bool = True,
+        chunk: int = 0,
+        mm_dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__()
-        self.model, self.fused, self.chunk = model, fused, chunk
+        self.model, self.fused, self.chunk, self.mm_dtype = model, fused, chunk, mm_dtype
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if not self.fused:
@@ -155,8 +163,36 @@ class LMLoss(torch.nn.Module):
             return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
         h = self.model.model(input_ids=x, use_cache=False).last_hidden_state
         return fused_linear_cross_entropy(
-            h.reshape(-1, h.shape[-1]), self.model.lm_head.weight, y.reshape(-1), self.chunk
+            h.reshape(-1, h.shape[-1]),
+            self.model.lm_head.weight,
+            y.reshape(-1),
+            self.chunk,
+            self.mm_dtype,
         )
+
+
+def bf16_support(device: torch.device) -> str | None:
+    """None if `device` has native bf16 matmuls, else why not: CUDA needs compute capability
+    >= 8.0 (Ampere); a CPU needs oneDNN bf16 kernels (AVX512-BF16 / AMX, or AVX512 emulation
+    that oneDNN accepts). Without them bf16 would be an emulated slowdown, not a speed-up."""
+    if device.type == "cuda":
+        if not torch.cuda.is_bf16_supported(including_emulation=False):
+            return f"{torch.cuda.get_device_name(device)} has no native bf16 (needs sm_80+)"
+        return None
+    if device.type == "cpu":
+        if not (
+            torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        ):
+            return "this CPU has no oneDNN bf16 matmuls (no AVX512-BF16/AMX)"
+        return None
+    return f"bf16 support on {device.type!r} is not known"
+
+
+def require_bf16(device: torch.device) -> None:
+    """ConfigError naming `train.dtype` if bf16 was asked for on a device without it."""
+    why = bf16_support(device)
+    if why is not None:
+        raise ConfigError("train.dtype", f"bfloat16 requested but {why}: use float32")
 
 
 def _train(
@@ -193,14 +229,19 @@ def _train(
         seed_all(derive_seed(cfg.seed, STAGE, "train"))
     rows = read_metrics(metrics_path, start) if env.is_main else []
     model.train()
-    fwd: torch.nn.Module = LMLoss(model, cfg.fused_loss, cfg.loss_chunk)
+    amp = cfg.dtype == "bfloat16"
+    if amp:
+        require_bf16(env.device)
+    # under bf16 the fused LM head runs its matmuls in bf16 too (softmax and loss in fp32)
+    fwd: torch.nn.Module = LMLoss(
+        model, cfg.fused_loss, cfg.loss_chunk, torch.bfloat16 if amp else None
+    )
     if env.enabled:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         fwd = DDP(fwd, device_ids=[env.device.index] if env.device.type == "cuda" else None)
     if cfg.compile:
         fwd = torch.compile(fwd)
-    amp = cfg.dtype == "bfloat16"
     heldout = open_tokens(heldout_dir) if heldout_dir is not None else None
     tracker = init_tracker(
         cfg.wandb,
