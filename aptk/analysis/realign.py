@@ -75,6 +75,7 @@ class RealignStudyConfig:
     out_root: str = runtime_field("outputs")
     report_dir: str = runtime_field("outputs/realign")
     threads: int = runtime_field(1)
+    workers: int = runtime_field(2)  # processes for the grid and the seeds (1 thread each)
 
     def validate(self, prefix: str = "realign") -> None:
         check(bool(self.model), prefix, "model", "needs a pretrained HF model dir (model=DIR)")
@@ -171,43 +172,61 @@ def _eval(cfg: RealignStudyConfig, model: Path, split: str = "test", full: bool 
     return run_eval(build(RealignEvalConfig, ov, "eval"), model, cfg.out_root)
 
 
-def run_study(cfg: RealignStudyConfig) -> dict:
+def _grid_job(cfg: RealignStudyConfig, arm: str, start: Path, lr: float) -> float:
+    """Validation score of one (arm, lr) at the first seed (mean of generation and likelihood TPA)."""
+    _quiet(cfg)
+    r = _eval(cfg, train_arm(cfg, arm, start, cfg.seeds[0], lr), "validation", False)
+    return (r["tpa_generation"] + r["tpa_likelihood"]) / 2
+
+
+def _seed_job(cfg: RealignStudyConfig, seed: int, start: Path, lrs: dict) -> dict[str, dict]:
+    """Every arm (and noise arm) at one seed, scored on the test split."""
+    _quiet(cfg)
+    out = {
+        arm: _eval(cfg, train_arm(cfg, arm, start, seed, lrs[arm]["chosen"])) for arm in cfg.arms
+    }
+    for p in cfg.noise:
+        for arm in cfg.noise_arms:
+            m = train_arm(cfg, arm, start, seed, lrs[arm]["chosen"], p)
+            out[f"{arm}@noise{p:g}"] = _eval(cfg, m)
+    return out
+
+
+def _quiet(cfg: RealignStudyConfig) -> None:
     import torch
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # dozens of models are loaded and saved
+    torch.set_num_threads(max(cfg.threads, 1))
+
+
+def run_study(cfg: RealignStudyConfig) -> dict:
+    """Start model, LR grid, then every seed; jobs run in `workers` processes (results do not
+    depend on it: every piece is a content-keyed stage)."""
+    from aptk.core.parallel import map_jobs
 
     cfg.validate()
-    torch.set_num_threads(max(cfg.threads, 1))
+    _quiet(cfg)
     t0 = time.time()
     log = lambda m: print(f"[realign {time.time() - t0:5.0f}s] {m}", flush=True)  # noqa: E731
     start = start_model(cfg)
     log(f"start model {start}")
+    arms = list(dict.fromkeys(cfg.arms + cfg.noise_arms))
+    grid = [(a, lr) for a in arms for lr in cfg.lr_grid]
+    scores = map_jobs(_grid_job, [(cfg, a, start, lr) for a, lr in grid], cfg.workers)
     lrs: dict[str, dict] = {}
-    for arm in dict.fromkeys(cfg.arms + cfg.noise_arms):
-        scores = {
-            lr: _eval(cfg, train_arm(cfg, arm, start, cfg.seeds[0], lr), "validation", False)[
-                "tpa_likelihood"
-            ]
-            for lr in cfg.lr_grid
-        }
-        best = max(scores.values())
-        lrs[arm] = {
-            "chosen": min(lr for lr, s in scores.items() if s == best),
-            "validation_tpa": scores,
-        }
+    for arm in arms:
+        sc = {lr: s for (a, lr), s in zip(grid, scores) if a == arm}
+        best = max(sc.values())
+        lrs[arm] = {"chosen": min(lr for lr, s in sc.items() if s == best), "validation_tpa": sc}
         log(f"lr {arm}: {lrs[arm]}")
-    res: dict[str, dict[int, dict]] = {"base": {s: _eval(cfg, start) for s in cfg.seeds}}
-    for seed in cfg.seeds:
-        for arm in cfg.arms:
-            res.setdefault(arm, {})[seed] = _eval(
-                cfg, train_arm(cfg, arm, start, seed, lrs[arm]["chosen"])
-            )
-        for p in cfg.noise:
-            for arm in cfg.noise_arms:
-                m = train_arm(cfg, arm, start, seed, lrs[arm]["chosen"], p)
-                res.setdefault(f"{arm}@noise{p:g}", {})[seed] = _eval(cfg, m)
-        log(f"seed {seed} done")
+    base = _eval(cfg, start)  # the start model's scores (one stage, shared by every seed)
+    res: dict[str, dict[int, dict]] = {"base": {s: base for s in cfg.seeds}}
+    per_seed = map_jobs(_seed_job, [(cfg, s, start, lrs) for s in cfg.seeds], cfg.workers)
+    for seed, out in zip(cfg.seeds, per_seed):
+        for arm, r in out.items():
+            res.setdefault(arm, {})[seed] = r
+    log(f"{len(cfg.seeds)} seeds done")
     return {"results": res, "lr": lrs, "start_model": str(start), "wall_s": time.time() - t0}
 
 
@@ -236,16 +255,16 @@ def aggregate(study: dict) -> dict:
             for m in ("tpa_generation", "tpa_likelihood")
         }
     base = res["base"]
-    retention = {
-        a: {
+    retention = {}
+    for a, bs in res.items():
+        if a == "base" or "perplexity" not in base[next(iter(base))]:
+            continue
+        retention[a] = {
             "perplexity_ratio": mean_sem([bs[s]["perplexity"] / base[s]["perplexity"] for s in bs]),
             "capability_error_diff": mean_sem(
                 [bs[s]["capability_error"] - base[s]["capability_error"] for s in bs]
             ),
         }
-        for a, bs in res.items()
-        if a != "base"
-    }
     return {"table": table, "contrasts": contrasts, "retention": retention}
 
 

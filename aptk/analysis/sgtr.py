@@ -62,6 +62,7 @@ class StudyConfig:
     out_root: str = runtime_field("outputs")
     report_dir: str = runtime_field("outputs/sgtr")
     threads: int = runtime_field(1)
+    workers: int = runtime_field(2)  # processes, one seed each (1 thread each)
 
     def validate(self, prefix: str = "sgtr_study") -> None:
         check(bool(self.model) and bool(self.other), prefix, "model", "model and other are needed")
@@ -185,14 +186,35 @@ def evaluate_model(cfg: StudyConfig, model_dir: Path, seed: int, ref: dict | Non
     return res
 
 
-def run_study(cfg: StudyConfig) -> dict:
-    """Every condition x seed; returns {condition: {seed: results}} (also in report.json)."""
+def _seed_job(cfg: StudyConfig, seed: int, ref: dict) -> dict[str, dict]:
+    """Every condition at one seed: {condition: results}."""
     import torch
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    torch.set_num_threads(max(cfg.threads, 1))
+    t0 = time.time()
+    out: dict[str, dict] = {}
+    base_res = evaluate_model(cfg, Path(cfg.model), seed, None)
+    for name, steps in cfg.conditions.items():
+        d = Path(cfg.model)
+        for s in steps:
+            d = _step(cfg, s, d, seed)
+        out[name] = base_res if not steps else evaluate_model(cfg, d, seed, ref)
+        print(f"[sgtr] seed {seed} {name}: {time.time() - t0:.0f}s", flush=True)
+    return out
+
+
+def run_study(cfg: StudyConfig) -> dict:
+    """Every condition x seed; returns {condition: {seed: results}} (also in report.json).
+    Seeds run in `workers` processes (results do not depend on it: every piece is a
+    content-keyed stage)."""
+    import torch
+
+    from aptk.core.parallel import map_jobs
 
     torch.set_num_threads(max(cfg.threads, 1))
     cfg.validate()
-    out: dict[str, dict[int, dict]] = {}
-    t0 = time.time()
     from aptk.analysis import persona  # the base model's vectors: the frame for shifts
     from aptk.posttrain.common import load_model
 
@@ -200,16 +222,11 @@ def run_study(cfg: StudyConfig) -> dict:
     ref = persona.probe(
         m.eval(), t, persona.load_prompts(cfg.persona), None, cfg.persona_max_new_tokens
     )
-    for seed in cfg.seeds:
-        base_res = evaluate_model(cfg, Path(cfg.model), seed, None)
-        for name, steps in cfg.conditions.items():
-            d = Path(cfg.model)
-            for s in steps:
-                d = _step(cfg, s, d, seed)
-            out.setdefault(name, {})[seed] = (
-                base_res if not steps else evaluate_model(cfg, d, seed, ref)
-            )
-            print(f"[sgtr] seed {seed} {name}: {time.time() - t0:.0f}s", flush=True)
+    per_seed = map_jobs(_seed_job, [(cfg, seed, ref) for seed in cfg.seeds], cfg.workers)
+    out: dict[str, dict[int, dict]] = {}
+    for seed, res in zip(cfg.seeds, per_seed):
+        for name, r in res.items():
+            out.setdefault(name, {})[seed] = r
     return out
 
 
