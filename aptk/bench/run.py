@@ -169,9 +169,10 @@ def bench_tokenize(quick: bool) -> dict:
 def bench_train(quick: bool, threads: int = 1) -> dict:
     """fp32 and bf16 trainers and GEMM peaks in one process, at `threads` torch threads (1: the
     demo's per-arm count, and less exposed to other jobs on a shared 2-core host)."""
-    from aptk.bench.train import bench
+    from aptk.bench.train import bench, format_result
 
     r = bench(size="tiny", steps=8 if quick else 12, rounds=1 if quick else 2, threads=threads)
+    print(format_result(r), flush=True)
     f32, b16 = r["by_dtype"]["float32"], r["by_dtype"]["bfloat16"]
     best = r["by_dtype"][r["best_dtype"]]
     tps, tps16 = f32["tokens_per_s"], b16["tokens_per_s"]
