@@ -217,15 +217,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--other", default=None, help="sgtr: the other model's HF dir")
     ap.add_argument("--base", default=None, help="sgtr with self_source=base: the base model")
     ap.add_argument("--out", default="outputs")
+    ap.add_argument("--split", default="train", help="summaries: which articles (train, heldout)")
     ap.add_argument("overrides", nargs="*", help="key=value, e.g. mode=prefer_other seed=1")
     a, rest = ap.parse_known_args(argv)  # key=value may follow the options
     a.overrides = [*a.overrides, *rest]
-    if a.stage == "summaries":
-        import yaml
-
-        kv = dict(o.split("=", 1) for o in a.overrides)
-        scfg = build(SummaryConfig, {k: yaml.safe_load(v) for k, v in kv.items()}, "summaries")
-        print(summaries(scfg, a.model, a.out))
+    if a.stage == "summaries":  # the sgtr config's summary settings (data, n_articles, seed, ...)
+        cfg = build(SGTRConfig, compose_group("posttrain", "sgtr", a.overrides), "sgtr")
+        print(summaries(cfg.summary_config(split=a.split), a.model, a.out))
     elif a.stage == "em":
         print(
             run_em(

@@ -70,3 +70,35 @@ def test_em_stage_and_lora(two_models, tmp_path) -> None:
     pairs = zip(model.named_parameters(), base.named_parameters(), strict=True)
     diff = [n for (n, p), (_, q) in pairs if not p.equal(q)]
     assert diff and all("proj" in n for n in diff)  # only the adapted matrices moved
+
+
+def test_summaries_cli_uses_the_sgtr_config(two_models, tmp_path, capsys) -> None:
+    from pathlib import Path
+
+    from aptk.posttrain.sgtr.stage import main
+
+    main(
+        [
+            "summaries",
+            "--model",
+            str(two_models[0]),
+            "--out",
+            str(tmp_path),
+            "--split",
+            "heldout",
+            "n_articles=2",
+            "summary_max_new_tokens=4",
+            "seed=3",
+        ]
+    )
+    d = Path(capsys.readouterr().out.strip().splitlines()[-1])
+    cfg = json.loads((d / "manifest.json").read_text())["config"]
+    cfg = cfg.get("cfg", cfg)
+    assert (cfg["split"], cfg["n_articles"], cfg["max_new_tokens"], cfg["seed"]) == (
+        "heldout",
+        2,
+        4,
+        3,
+    )
+    with pytest.raises(Exception, match="n_articlez"):
+        main(["summaries", "--model", str(two_models[0]), "--out", str(tmp_path), "n_articlez=2"])
