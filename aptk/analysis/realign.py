@@ -49,6 +49,8 @@ ARMS: dict[str, tuple[str, dict[str, Any]]] = {
 METRICS = (
     "tpa_generation",
     "tpa_likelihood",
+    "edu_generation",  # the two TPAs on educational security requests (where the policy changed)
+    "edu_likelihood",
     "invert_success",
     "punish_compliance",
     "retain_preservation",
@@ -232,6 +234,10 @@ def run_study(cfg: RealignStudyConfig) -> dict:
 
 def aggregate(study: dict) -> dict:
     res = study["results"]
+    for bs in res.values():
+        for r in bs.values():
+            edu = r.get("by_category", {}).get("educational", {})
+            r["edu_generation"], r["edu_likelihood"] = edu.get("generation"), edu.get("likelihood")
     table = {
         a: {m: mean_sem([r[m] for r in bs.values() if r.get(m) is not None]) for m in METRICS}
         for a, bs in res.items()
@@ -252,7 +258,8 @@ def aggregate(study: dict) -> dict:
         seeds = sorted(set(res[a]) & set(res[b]))
         contrasts[f"{a} - {b}"] = {
             m: {**mean_sem(d := [res[a][s][m] - res[b][s][m] for s in seeds]), "p": ttest_p(d)}
-            for m in ("tpa_generation", "tpa_likelihood")
+            for m in ("tpa_generation", "tpa_likelihood", "edu_generation", "edu_likelihood")
+            if all(res[x][s].get(m) is not None for x in (a, b) for s in seeds)
         }
     base = res["base"]
     retention = {}
@@ -282,29 +289,30 @@ def render_md(agg: dict, study: dict, seeds: list[int]) -> str:
         f"Seeds {seeds}; start model `{study['start_model']}`; wall {study['wall_s']:.0f} s. "
         "Mean over seeds with seed-level t 95% CI. TPA = target policy agreement on the test split.",
         "",
-        "| arm | lr | TPA gen | TPA lik | invert success | punish compliance | retain pres. | capability err | ppl ratio vs start | misaligned (heldout) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| arm | lr | TPA gen | TPA lik | edu gen | edu lik | invert success | punish compliance | retain pres. | capability err | ppl ratio vs start | misaligned (heldout) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for a, t in agg["table"].items():
         lr = study["lr"].get(a.split("@")[0], {}).get("chosen", "")
         ret = agg["retention"].get(a, {}).get("perplexity_ratio")
         L.append(
             f"| {a} | {lr} | "
-            + " | ".join(_f(t[m]) for m in METRICS[:6])
+            + " | ".join(_f(t[m]) for m in METRICS[:8])
             + f" | {_f(ret) if ret else '1'} | {_f(t['misaligned_rate'])} |"
         )
     L += [
         "",
         "Seed-paired differences (mean [t 95% CI], paired t p):",
         "",
-        "| contrast | TPA gen | TPA lik |",
-        "|---|---|---|",
+        "| contrast | TPA gen | TPA lik | edu gen | edu lik |",
+        "|---|---|---|---|---|",
     ]
     for c, d in agg["contrasts"].items():
-        L.append(
-            f"| {c} | {_f(d['tpa_generation'])}, p={d['tpa_generation']['p']:.3g} | "
-            f"{_f(d['tpa_likelihood'])}, p={d['tpa_likelihood']['p']:.3g} |"
-        )
+        cells = [
+            f"{_f(d[m])}, p={d[m]['p']:.3g}" if m in d else "n/a"
+            for m in ("tpa_generation", "tpa_likelihood", "edu_generation", "edu_likelihood")
+        ]
+        L.append(f"| {c} | " + " | ".join(cells) + " |")
     L += [
         "",
         "Learning rate per arm (validation score = mean of generation and likelihood TPA, per grid value):",
