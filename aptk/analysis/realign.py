@@ -22,6 +22,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +75,16 @@ class RealignStudyConfig:
     common: dict[str, Any] = field(default_factory=dict)  # budget shared by every arm
     trace: dict[str, Any] = field(default_factory=dict)  # overrides of posttrain/trace
     eval: dict[str, Any] = field(default_factory=dict)  # RealignEvalConfig fields
+    # W&B (aptk.core.tracking): one offline run per arm x seed (the training stage's curves,
+    # the test-split results as summary), grouped realign/<arm>
+    wandb: dict[str, Any] = field(
+        default_factory=lambda: {
+            "enabled": False,
+            "mode": "offline",
+            "project": "aptk",
+            "dir": "outputs/wandb",
+        }
+    )
     out_root: str = runtime_field("outputs")
     report_dir: str = runtime_field("outputs/realign")
     threads: int = runtime_field(1)
@@ -229,7 +240,43 @@ def run_study(cfg: RealignStudyConfig) -> dict:
         for arm, r in out.items():
             res.setdefault(arm, {})[seed] = r
     log(f"{len(cfg.seeds)} seeds done")
+    if cfg.wandb.get("enabled"):
+        log_wandb(cfg, res)
     return {"results": res, "lr": lrs, "start_model": str(start), "wall_s": time.time() - t0}
+
+
+def log_wandb(cfg: RealignStudyConfig, res: dict[str, dict[int, dict]]) -> None:
+    """One W&B run per trained arm x seed (stage curves + results summary)."""
+    from types import SimpleNamespace
+
+    from aptk.core.tracking import log_stage
+
+    wb = SimpleNamespace(
+        **{
+            "enabled": True,
+            "mode": "offline",
+            "project": "aptk",
+            "dir": "outputs/wandb",
+            **cfg.wandb,
+        }
+    )
+    for arm, bs in res.items():
+        for seed, r in bs.items():
+            if arm == "base":
+                continue
+            d = Path(r["model_dir"]).parent
+            stage = json.loads((d / "manifest.json").read_text())["stage"]
+            summary = {k: v for k, v in r.items() if isinstance(v, (int, float))}
+            log_stage(
+                wb,
+                study="realign",
+                arm=arm,
+                seed=seed,
+                stage=stage,
+                stage_dir=d,
+                config={"arm": arm},
+                summary=summary,
+            )
 
 
 def aggregate(study: dict) -> dict:

@@ -170,7 +170,7 @@ def run(exp: ExperimentConfig) -> Path:
 
 def _log_wandb(exp: ExperimentConfig, record: dict, run_dir: Path) -> None:
     """One W&B run per stage per arm (group = study/arm, job_type = stage), each logged once."""
-    from aptk.pipeline.tracking import log_stage
+    from aptk.core.tracking import log_stage
 
     done_file = run_dir / "wandb_logged.json"
     done = json.loads(done_file.read_text()) if done_file.is_file() else {}

@@ -11,7 +11,11 @@ from aptk.analysis.realign import RealignStudyConfig, aggregate, render_md, run_
 
 
 @pytest.mark.slow
-def test_study_same_results_with_one_or_two_workers(tiny_model_dir: Path, tmp_path: Path) -> None:
+def test_study_same_results_with_one_or_two_workers(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
     out = []
     for w in (1, 2):
         cfg = RealignStudyConfig(
@@ -26,6 +30,7 @@ def test_study_same_results_with_one_or_two_workers(tiny_model_dir: Path, tmp_pa
             common={"epochs": 1},
             eval={"max_new_tokens": 8, "capability": False, "suite": False},
             out_root=str(tmp_path / f"w{w}"),
+            wandb={"enabled": w == 2, "dir": str(tmp_path / "wb")},
             workers=w,
         )
         study = run_study(cfg)
@@ -39,5 +44,7 @@ def test_study_same_results_with_one_or_two_workers(tiny_model_dir: Path, tmp_pa
         }
 
     assert strip(out[0]) == strip(out[1])
+    # W&B: one offline run per trained arm x seed (3 arms x 2 seeds), grouped realign/<arm>
+    assert len(list((tmp_path / "wb" / "wandb").glob("offline-run-*"))) == 6
     md = render_md(aggregate(study), study, [0, 1])
     assert "trace - naive_dpo" in md

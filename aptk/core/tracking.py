@@ -1,5 +1,8 @@
 """W&B conventions: one run per stage per arm, grouped by arm, offline by default.
 
+Used by the pipeline (every arm's stages) and by the method drivers (aptk.analysis.realign), so
+it lives in core.
+
 The pipeline calls `log_stage` after each stage (fresh or cached) with the stage's manifest, so
 a dashboard grouped by `group` (= study/arm) and split by `job_type` (= stage) shows every arm's
 corpus counts, training curves and eval items side by side. Runs are written offline under
@@ -30,6 +33,7 @@ def log_stage(
     stage_dir: Path,
     config: dict,
     tags: list[str] | None = None,
+    summary: dict | None = None,
 ) -> str | None:
     """Write one W&B run for `stage` of `arm`; returns the run dir (None when disabled)."""
     if not getattr(cfg, "enabled", False) or os.environ.get("WANDB_MODE") == "disabled":
@@ -52,6 +56,8 @@ def log_stage(
     try:
         run.summary.update({f"counts/{k}": v for k, v in _flat(manifest.get("counts", {})).items()})
         run.summary.update({f"timings/{k}": v for k, v in manifest.get("timings", {}).items()})
+        if summary:
+            run.summary.update(_flat(summary))
         metrics = stage_dir / "metrics.jsonl"
         if metrics.is_file():
             for line in metrics.read_text().splitlines():

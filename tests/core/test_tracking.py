@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 
 from aptk.core import Stage, write_jsonl
+from aptk.core.tracking import log_stage
 from aptk.pipeline.config import WandbConfig
-from aptk.pipeline.tracking import log_stage
 
 
 def test_offline_run_carries_group_and_job_type(tmp_path, monkeypatch) -> None:
