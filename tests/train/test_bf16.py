@@ -4,8 +4,8 @@ is refused with a ConfigError. Debug size, a few seconds in all.
 
 Tolerance of the curve comparison (stated, measured, not tuned): bf16 must move the per-step
 loss curve by less than a tenth of what changing the init seed moves it (same data, same
-steps). Measured on this fixture over 80 steps (docs/performance.md): bf16 vs fp32 at the same
-seed max |d| 0.0011-0.0017 nats; fp32 seed 0 vs seed 1 mean |d| 0.108 (seeds 0/2: 0.027).
+steps). Measured on this fixture and config (docs/performance.md): bf16 vs fp32 at the same
+seed max |d| 0.0012-0.0015 nats; fp32 seed 0 vs seed 1 mean |d| 0.108 (seeds 0/2: 0.027).
 """
 
 from __future__ import annotations
