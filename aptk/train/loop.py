@@ -83,6 +83,8 @@ def run(
     check(stop_after_steps is None or stop_after_steps >= 1, "", "stop_after_steps", "must be >= 1")
     env = setup(train_cfg.device)
     try:
+        if train_cfg.dtype == "bfloat16":
+            require_bf16(env.device)  # before any output dir exists
         tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
         vocab = len(tok)
         source = open_tokens(shards_dir)
@@ -229,9 +231,7 @@ def _train(
         seed_all(derive_seed(cfg.seed, STAGE, "train"))
     rows = read_metrics(metrics_path, start) if env.is_main else []
     model.train()
-    amp = cfg.dtype == "bfloat16"
-    if amp:
-        require_bf16(env.device)
+    amp = cfg.dtype == "bfloat16"  # run() has checked the device has native bf16
     # under bf16 the fused LM head runs its matmuls in bf16 too (softmax and loss in fp32)
     fwd: torch.nn.Module = LMLoss(
         model, cfg.fused_loss, cfg.loss_chunk, torch.bfloat16 if amp else None
