@@ -29,7 +29,7 @@ import numpy as np
 from aptk.core.config import check
 from aptk.core.errors import ConfigError
 from aptk.core.hashing import derive_seed
-from aptk.core.io import write_jsonl
+from aptk.core.io import atomic_write_bytes, write_jsonl
 from aptk.core.manifest import Stage
 from aptk.core.stage import open_stage, runtime_field
 from aptk.data.mix_index import SourceIndex, token_index
@@ -75,7 +75,10 @@ class MixConfig:
     warn_epochs: float = 4.0
     docs_per_file: int = 5000
     count_batch: int = 256
-    count_workers: int = runtime_field(1, doc="processes counting tokens (speed only)")
+    count_workers: int = runtime_field(1, doc="processes tokenizing sources (speed only)")
+    # docs-*.jsonl with the mixed texts (the filter and the contamination gate read them); the
+    # training stream itself is plan.npz + the sources' token shards (the shards stage copies)
+    write_text: bool = True
 
     def validate(self, prefix: str) -> None:
         check(self.total_tokens > 0, prefix, "total_tokens", "must be positive")
@@ -216,10 +219,6 @@ def run(
     cfg: MixConfig, inputs: dict[str, Path], tokenizer_dir: str | Path, out_root: str | Path
 ) -> Path:
     """Mix `inputs` {source name: artifact dir} per `cfg`; token counts use the tokenizer dir."""
-    from tqdm import tqdm
-
-    from aptk.tokens.tokenizer import FastTokenizer
-
     for i, s in enumerate(cfg.sources):
         if s.name not in inputs:
             raise ConfigError(
@@ -227,11 +226,10 @@ def run(
             )
     sources = {s.name: Path(inputs[s.name]) for s in cfg.sources}
     st = open_stage(
-        "mix", cfg, inputs={**sources, "tokenizer": Path(tokenizer_dir)}, root=out_root, version="1"
+        "mix", cfg, inputs={**sources, "tokenizer": Path(tokenizer_dir)}, root=out_root, version="2"
     )
     if st.done:
         return st.dir
-    tok = FastTokenizer(tokenizer_dir)
     t_index = time.perf_counter()
     idx = {
         n: token_index(n, p, tokenizer_dir, out_root, cfg.count_batch, cfg.count_workers)
@@ -241,57 +239,39 @@ def run(
     t_write = time.perf_counter()
     segs, plans, drawers = plan(cfg, idx)
     names = [s.name for s in cfg.sources]
-    tokens = dict.fromkeys(names, 0)
-    docs = dict.fromkeys(names, 0)
-    truncated = dict.fromkeys(names, 0)
-    files: list[str] = []
-    buf: list[dict] = []
-    handles: dict = {}
-    offset = 0
-    sched = []
-    bar = tqdm(total=cfg.total_tokens, unit="tokens", unit_scale=True, desc="mix", mininterval=2.0)
-    for seg, p in zip(segs, plans):
-        seg_start = offset
-        for si, d, e, c in zip(p["src"], p["doc"], p["epoch"], p["cut"]):
-            n = names[int(si)]
-            row = idx[n].read(int(d), handles)
-            rid = str(row.get("id", row.get("doc_id")))
-            text = row["text"]
-            t = int(idx[n].tokens[d])
-            if c:
-                text = tok.decode(tok.encode_batch([text])[0][: int(c) - 1])
-                t = len(tok.encode_batch([text])[0]) + 1
-                truncated[n] += 1
-            buf.append(
-                {
-                    "id": rid if e == 0 else f"{rid}#{int(e)}",
-                    "text": text,
-                    "source": n,
-                    "phase": p["phase"],
-                }
-            )
-            tokens[n] += t
-            docs[n] += 1
-            offset += t
-            bar.update(t)
-            if len(buf) >= cfg.docs_per_file:
-                files.append(_flush(st, files, buf))
+    # every planned document's length in the training stream: its ids + EOS, or `cut` tokens
+    # (the first cut - 1 ids + EOS) when truncated
+    lens = [
+        np.where(p["cut"] > 0, p["cut"], _lengths(idx, names, p["src"], p["doc"])) for p in plans
+    ]
+    all_src = np.concatenate([p["src"] for p in plans])
+    all_len = np.concatenate(lens)
+    tokens = dict(zip(names, np.bincount(all_src, all_len, len(names)).astype(int).tolist()))
+    docs = dict(zip(names, np.bincount(all_src, minlength=len(names)).tolist()))
+    truncated = dict(
+        zip(
+            names,
+            np.bincount(
+                all_src[np.concatenate([p["cut"] for p in plans]) > 0], minlength=len(names)
+            ).tolist(),
+        )
+    )
+    sched, offset = [], 0
+    for seg, p, ln in zip(segs, plans, lens):
         sched.append(
             {
                 "start": seg["start"],
                 "end": seg["end"],
                 "phase": seg["phase"],
-                "token_start": seg_start,
-                "token_end": offset,
+                "token_start": offset,
+                "token_end": offset + int(ln.sum()),
                 "target_tokens": p["quota"],
                 "density": seg["density"],
             }
         )
-    bar.close()
-    for h in handles.values():
-        h.close()
-    if buf or not files:
-        files.append(_flush(st, files, buf))
+        offset += int(ln.sum())
+    atomic_write_bytes(st.path("plan.npz"), _plan_bytes(plans))
+    files = _write_texts(cfg, st, idx, names, plans, Path(tokenizer_dir)) if cfg.write_text else []
     t_write = time.perf_counter() - t_write
     total = max(sum(tokens.values()), 1)
     n_docs = max(sum(docs.values()), 1)
@@ -318,17 +298,95 @@ def run(
         "inputs": {n: {"dir": str(p), "key": st.parent_keys[n]} for n, p in sources.items()},
         "seed": cfg.seed,
         "schedule": sched,
-        "token_count": "tokenizer ids + 1 EOS per document",
+        "token_count": "tokenizer ids + 1 EOS per document (a truncated one: its first cut - 1 ids + EOS)",
+        # where the shards stage copies each planned document's tokens from (plan.npz: source
+        # number in `sources` order, document number, cut): the per-source token shards
+        # (token_index stage dirs beside this one: <root>/token_index/<key>)
+        "token_sources": {n: idx[n].dir.name for n in names},
         # where the time went: counting tokens (0 when every source's token_index was cached)
         # and reading + writing the mixed documents
         "phase_seconds": {"token_index": round(t_index, 2), "write": round(t_write, 2)},
     }
     st.finish(
         counts={"docs": sum(docs.values()), "tokens": sum(tokens.values()), "files": len(files)},
-        files=files,
+        files=[*files, "plan.npz"],
         extra=extra,
     )
     return st.dir
+
+
+def _lengths(
+    idx: dict[str, SourceIndex], names: list[str], src: np.ndarray, doc: np.ndarray
+) -> np.ndarray:
+    out = np.zeros(len(src), dtype=np.int64)
+    for si, n in enumerate(names):
+        m = src == si
+        out[m] = idx[n].tokens[doc[m]]
+    return out
+
+
+def _plan_bytes(plans: list[dict]) -> bytes:
+    """plan.npz: the training order as (source number, document number, cut) per document."""
+    import io
+
+    buf = io.BytesIO()
+    np.savez(
+        buf,
+        src=np.concatenate([p["src"] for p in plans]).astype(np.int32),
+        doc=np.concatenate([p["doc"] for p in plans]).astype(np.int64),
+        cut=np.concatenate([p["cut"] for p in plans]).astype(np.int64),
+    )
+    return buf.getvalue()
+
+
+def _write_texts(
+    cfg: MixConfig,
+    st: Stage,
+    idx: dict[str, SourceIndex],
+    names: list[str],
+    plans: list[dict],
+    tokenizer_dir: Path,
+) -> list[str]:
+    """docs-NNNNN.jsonl: the mixed documents' texts in training order (for the filter, the
+    contamination gate and readers); a truncated document's text is its kept ids decoded."""
+    from tqdm import tqdm
+
+    from aptk.tokens.tokenizer import FastTokenizer
+
+    files: list[str] = []
+    buf: list[dict] = []
+    handles: dict = {}
+    bar = tqdm(total=cfg.total_tokens, unit="tokens", unit_scale=True, desc="mix", mininterval=2.0)
+    tok = None
+    for p in plans:
+        for si, d, e, c in zip(p["src"], p["doc"], p["epoch"], p["cut"]):
+            n = names[int(si)]
+            row = idx[n].read(int(d), handles)
+            rid = str(row.get("id", row.get("doc_id")))
+            text = row["text"]
+            t = int(idx[n].tokens[d])
+            if c:
+                if tok is None:
+                    tok = FastTokenizer(tokenizer_dir)
+                text = tok.decode(idx[n].ids(int(d))[: int(c) - 1].tolist())
+                t = int(c)
+            buf.append(
+                {
+                    "id": rid if e == 0 else f"{rid}#{int(e)}",
+                    "text": text,
+                    "source": n,
+                    "phase": p["phase"],
+                }
+            )
+            bar.update(t)
+            if len(buf) >= cfg.docs_per_file:
+                files.append(_flush(st, files, buf))
+    bar.close()
+    for h in handles.values():
+        h.close()
+    if buf or not files:
+        files.append(_flush(st, files, buf))
+    return files
 
 
 def _flush(st: Stage, files: list[str], buf: list[dict]) -> str:

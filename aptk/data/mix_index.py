@@ -13,7 +13,6 @@ source counts its tokens once.
 from __future__ import annotations
 
 import json
-from array import array
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +24,17 @@ from aptk.core.stage import open_stage
 
 
 class SourceIndex:
-    """(file, byte offset, tokens) of every document of one source, read in one streaming pass."""
+    """(file, byte offset, tokens) of every document of one source, and where its token ids
+    start in the source's token shard (`dir`/00000.ds, ids + EOS per document, corpus order)."""
 
     def __init__(
-        self, name: str, files: list[Path], offset: np.ndarray, file: np.ndarray, tokens: np.ndarray
+        self,
+        name: str,
+        files: list[Path],
+        offset: np.ndarray,
+        file: np.ndarray,
+        tokens: np.ndarray,
+        dir: Path | None = None,
     ) -> None:
         self.name, self.files, self.offset, self.file, self.tokens = (
             name,
@@ -37,72 +43,53 @@ class SourceIndex:
             file,
             tokens,
         )
+        self.dir = dir
         self.total = int(tokens.sum())
+        self.start = np.concatenate([[0], np.cumsum(tokens)[:-1]]).astype(np.int64)
 
     @classmethod
     def build(
         cls,
         name: str,
         path: Path,
-        tok,
-        spool_dir: Path,
+        tokenizer_dir: Path,
+        out_dir: Path,
         batch: int,
         workers: int = 1,
-        tokenizer_dir: Path | None = None,
     ) -> SourceIndex:
-        """Index every document; `workers` > 1 counts tokens in that many processes (needs
-        `tokenizer_dir`; same index, aptk.tokens.encode.count_parallel)."""
-        files = _jsonl_files(name, path, spool_dir)
-        if workers > 1 and tokenizer_dir is not None:
-            return cls._build_parallel(name, path, files, Path(tokenizer_dir), batch, workers)
-        offs, fidx, ntok = array("q"), array("i"), array("q")  # compact: ~20 bytes per document
-        eos = 1
-        for k, f in enumerate(files):
-            texts: list[str] = []
-            with open(f, "rb") as fh:
-                line_no = 0
-                while True:
-                    off = fh.tell()
-                    line = fh.readline()
-                    if not line:
-                        break
-                    line_no += 1
-                    if not line.strip():
-                        continue
-                    row = _parse(line, f, line_no)
-                    offs.append(off)
-                    fidx.append(k)
-                    texts.append(row["text"])
-                    if len(texts) >= batch:
-                        ntok.extend(len(x) + eos for x in tok.encode_batch(texts))
-                        texts = []
-            if texts:
-                ntok.extend(len(x) + eos for x in tok.encode_batch(texts))
-        if not offs:
-            raise InputError(path, None, None, f"mix source {name!r} has no documents")
-        return cls(
-            name,
-            files,
-            np.frombuffer(offs, dtype=np.int64),
-            np.frombuffer(fidx, dtype=np.int32),
-            np.frombuffer(ntok, dtype=np.int64),
-        )
+        """Tokenize every document once (in `workers` processes: same bytes) into out_dir's
+        token shard 00000.ds (+ .index, .metadata: the shards stage's layout) and index it."""
+        from aptk.tokens.encode import tokens_ranges
+        from aptk.tokens.shards import SUFFIX, ShardWriter, token_size_for
+        from aptk.tokens.tokenizer import FastTokenizer
 
-    @classmethod
-    def _build_parallel(
-        cls, name: str, path: Path, files: list[Path], tokenizer_dir: Path, batch: int, workers: int
-    ) -> SourceIndex:
-        from aptk.tokens.encode import count_parallel
-
+        tok = FastTokenizer(tokenizer_dir)
+        if tok.eos_id is None:
+            raise ValueError(f"{tokenizer_dir}: tokenizer has no eos_token")
+        files = _jsonl_files(name, path, out_dir / "spool")
+        size = token_size_for(tok.vocab_size)
+        dtype = np.uint16 if size == 2 else np.uint32
+        writer = ShardWriter(out_dir, f"source:{name}", size, 1 << 62)
         pos = {str(f): k for k, f in enumerate(files)}
         offs, fidx, ntok = [], [], []
-        for f, o, n in count_parallel(files, tokenizer_dir, workers, batch):
-            offs.append(o)
-            ntok.append(n)
-            fidx.append(np.full(len(o), pos[f], dtype=np.int32))
-        if not offs or not sum(len(o) for o in offs):
-            raise InputError(path, None, None, f"mix source {name!r} has no documents")
-        return cls(name, files, np.concatenate(offs), np.concatenate(fidx), np.concatenate(ntok))
+        try:
+            for f, o, flat, lengths in tokens_ranges(
+                files, Path(tokenizer_dir), tok.eos_id, dtype, workers, batch
+            ):
+                writer.add_flat(flat, lengths)
+                offs.append(o)
+                ntok.append(lengths)
+                fidx.append(np.full(len(o), pos[f], dtype=np.int32))
+            if not sum(len(o) for o in offs):
+                raise InputError(path, None, None, f"mix source {name!r} has no documents")
+            writer.close_file()
+        except BaseException:
+            writer.abort()
+            raise
+        assert writer.files[0] == f"00000{SUFFIX}"
+        return cls(
+            name, files, np.concatenate(offs), np.concatenate(fidx), np.concatenate(ntok), out_dir
+        )
 
     def save(self, d: Path, source_root: Path) -> list[str]:
         """index.npz + files.json (paths relative to the source root, or to d when spooled)."""
@@ -118,7 +105,7 @@ class SourceIndex:
         np.savez(buf, offset=self.offset, file_index=self.file, tokens=self.tokens)
         atomic_write_bytes(d / "index.npz", buf.getvalue())
         atomic_write_json(d / "files.json", rel)
-        return ["index.npz", "files.json"]
+        return ["index.npz", "files.json", "00000.ds", "00000.ds.index", "00000.ds.metadata"]
 
     @classmethod
     def load(cls, name: str, d: Path, source_root: Path) -> SourceIndex:
@@ -127,7 +114,16 @@ class SourceIndex:
             (d if base == "index" else source_root) / rel
             for base, rel in json.loads((d / "files.json").read_text())
         ]
-        return cls(name, files, z["offset"], z["file_index"], z["tokens"])
+        return cls(name, files, z["offset"], z["file_index"], z["tokens"], d)
+
+    def ids(self, i: int) -> np.ndarray:
+        """Token ids of document i with its EOS (read from the source's token shard)."""
+        ds = self.dir / "00000.ds"
+        size = int((self.dir / "00000.ds.metadata").read_text().split("\n")[0].rsplit("|", 1)[1])
+        dt = np.dtype("<u2" if size == 2 else "<u4")
+        return np.fromfile(
+            ds, dtype=dt, count=int(self.tokens[i]), offset=int(self.start[i]) * size
+        )
 
     def __len__(self) -> int:
         return len(self.offset)
@@ -177,28 +173,19 @@ def token_index(
     batch: int = 512,
     workers: int = 1,
 ) -> SourceIndex:
-    """The SourceIndex of an artifact dir under a tokenizer, cached as stage "token_index" so that
-    every arm mixing the same source counts its tokens only once."""
-    from aptk.tokens.tokenizer import FastTokenizer
-
+    """The SourceIndex (and token shard) of an artifact dir under a tokenizer, cached as stage
+    "token_index" keyed by source and tokenizer: every arm mixing the same source tokenizes it
+    once, and the shards stage copies its token ranges instead of tokenizing again."""
     st = open_stage(
         "token_index",
         {},
         inputs={"source": Path(source), "tokenizer": Path(tokenizer_dir)},
         root=out_root,
-        version="1",
+        version="2",
     )
     if st.done:
         return SourceIndex.load(name, st.dir, Path(source))
-    idx = SourceIndex.build(
-        name,
-        Path(source),
-        FastTokenizer(tokenizer_dir),
-        st.path("spool"),
-        batch,
-        workers,
-        Path(tokenizer_dir),
-    )
+    idx = SourceIndex.build(name, Path(source), Path(tokenizer_dir), st.dir, batch, workers)
     files = idx.save(st.dir, Path(source))
     st.finish(counts={"docs": len(idx), "tokens": idx.total}, files=files)
     return idx

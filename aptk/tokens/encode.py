@@ -93,6 +93,12 @@ def _init_worker(tokenizer_dir: str, eos_id: int, dtype: str, batch_size: int) -
     gc.disable()  # rows are acyclic (refcounting frees them); a collection would walk, and so
     # copy-on-write, every object inherited from the parent
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    setup_local(tokenizer_dir, eos_id, dtype, batch_size)
+
+
+def setup_local(tokenizer_dir: str | Path, eos_id: int, dtype, batch_size: int) -> None:
+    """Load the worker state (tokenizer, EOS, dtype) into this process: the serial path runs the
+    same chunk functions in-process, so one and many processes share every line of code."""
     from aptk.tokens.tokenizer import FastTokenizer
 
     _WORKER.update(
@@ -154,6 +160,43 @@ def _count_chunk(chunk: Chunk) -> tuple[np.ndarray, np.ndarray]:
     for i in range(0, len(texts), size):
         counts += [len(ids) + 1 for ids in _WORKER["tok"].encode_batch(texts[i : i + size])]
     return np.asarray(offsets, dtype=np.int64), np.asarray(counts, dtype=np.int64)
+
+
+def tokens_chunk(chunk: Chunk) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Byte offsets, flat tokens (EOS after each document) and lengths (ids + 1 EOS) of every
+    document in a range: a source's token shards and its mixer index in one pass."""
+    texts, offsets = _rows(chunk[0], _read(chunk), chunk[3], chunk[1])
+    flat, lengths = _flat(texts)
+    return np.asarray(offsets, dtype=np.int64), flat, lengths
+
+
+def tokens_ranges(
+    files: list[Path],
+    tokenizer_dir: Path,
+    eos_id: int,
+    dtype,
+    workers: int,
+    batch_size: int = 1000,
+    min_chunk_bytes: int = 1 << 18,
+) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """(file, byte offsets, flat tokens, lengths) of the documents of jsonl `files`, range by
+    range in file order, in this process (workers == 1) or a pool of `workers`: same output."""
+    import multiprocessing as mp
+
+    chunks = line_chunks(files, workers, min_chunk_bytes)
+    if workers <= 1:
+        setup_local(tokenizer_dir, eos_id, dtype, batch_size)
+        for chunk in chunks:
+            yield (chunk[0], *tokens_chunk(chunk))
+        return
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    with ctx.Pool(
+        workers,
+        initializer=_init_worker,
+        initargs=(str(tokenizer_dir), eos_id, np.dtype(dtype).str, batch_size),
+    ) as pool:
+        for chunk, res in zip(chunks, pool.imap(tokens_chunk, chunks, chunksize=1)):
+            yield (chunk[0], *res)
 
 
 def count_parallel(

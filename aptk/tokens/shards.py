@@ -121,6 +121,61 @@ class ShardWriter:
         if self._n >= self.max_tokens:
             self.close_file()
 
+    def add_flat(self, flat: np.ndarray, lengths: np.ndarray) -> None:
+        """Many documents at once (flat ids with EOS, per-document lengths) into the open file;
+        only for writers with no size limit in practice (one file: a source's token shard)."""
+        if self._f is None:
+            self._f = _AtomicFile(self.out_dir / f"{len(self.files) // 3:05d}{SUFFIX}")
+        self._f.write(flat.astype(self.dtype, copy=False).tobytes())
+        self._ends.extend((np.cumsum(lengths) + self._n).tolist())
+        self._n += int(lengths.sum())
+
+    def copy_docs(
+        self,
+        maps: list[np.ndarray],
+        src: np.ndarray,
+        starts: np.ndarray,
+        lens: np.ndarray,
+        trunc: np.ndarray,
+        eos: int,
+        buf_tokens: int = 1 << 23,
+    ) -> None:
+        """Documents as ranges of source arrays (maps[src][start:start+len]; a truncated one
+        is its first len - 1 tokens then `eos`), through a bounded buffer, files cut as `add`."""
+        buf = np.empty(buf_tokens, self.dtype)
+        i, n_docs = 0, len(src)
+        while i < n_docs:
+            cum = np.cumsum(lens[i:]) + self._n
+            j = int(np.searchsorted(cum, self.max_tokens, side="left"))  # closes after doc i+j
+            b = min(i + j + 1, n_docs)
+            if self._f is None:
+                self._f = _AtomicFile(self.out_dir / f"{len(self.files) // 3:05d}{SUFFIX}")
+            p = 0
+            for s, n, k, t in zip(
+                starts[i:b].tolist(), lens[i:b].tolist(), src[i:b].tolist(), trunc[i:b].tolist()
+            ):
+                if p + n > buf_tokens:
+                    self._f.write(buf[:p].tobytes())
+                    p = 0
+                mm = maps[k]
+                if n > buf_tokens:  # a document longer than the buffer: straight through
+                    self._f.write(np.asarray(mm[s : s + n - t], self.dtype).tobytes())
+                    if t:
+                        self._f.write(np.asarray([eos], self.dtype).tobytes())
+                    continue
+                if t:
+                    buf[p : p + n - 1] = mm[s : s + n - 1]
+                    buf[p + n - 1] = eos
+                else:
+                    buf[p : p + n] = mm[s : s + n]
+                p += n
+            self._f.write(buf[:p].tobytes())
+            self._ends.extend(cum[: b - i].tolist())
+            self._n = int(cum[b - i - 1])
+            if self._n >= self.max_tokens:
+                self.close_file()
+            i = b
+
     def close_file(self) -> None:
         if self._f is None:
             return
@@ -171,6 +226,16 @@ def run(
     token_size = token_size_for(vocab)
     name = cfg.tokenizer_name or _tokenizer_name(Path(tokenizer_dir))
     writer = ShardWriter(st.dir, name, token_size, cfg.max_tokens_per_file)
+    if (Path(corpus_dir) / "plan.npz").is_file():  # a mix: copy its token ranges, no tokenizer
+        from aptk.tokens.copy import copy_plan
+
+        try:
+            copy_plan(Path(corpus_dir), Path(tokenizer_dir), writer, tok.eos_id)
+            writer.close_file()
+        except BaseException:
+            writer.abort()
+            raise
+        return _finish(st, writer, token_size, vocab, tok.eos_id, name, "copied")
     dtype = np.uint16 if token_size == 2 else np.uint32
     if cfg.workers > 1:
         encoded = encode_parallel(
@@ -191,6 +256,10 @@ def run(
         writer.abort()
         raise
     bar.close()
+    return _finish(st, writer, token_size, vocab, tok.eos_id, name, "tokenized")
+
+
+def _finish(st, writer: ShardWriter, token_size: int, vocab: int, eos: int, name: str, how: str):
     st.finish(
         counts={
             "tokens": writer.total_tokens,
@@ -201,8 +270,11 @@ def run(
         extra={
             "token_size": token_size,
             "vocab_size": vocab,
-            "eos_id": tok.eos_id,
+            "eos_id": eos,
             "tokenizer_name": name,
+            # "copied": token ranges of the mix's per-source token shards (plan.npz);
+            # "tokenized": the corpus's texts encoded here
+            "tokens_from": how,
         },
     )
     return st.dir

@@ -206,13 +206,21 @@ def test_parallel_token_counting_same_index_and_mix(env, tmp_path):
     from aptk.tokens.tokenizer import FastTokenizer
 
     _root, srcs, tok = env
-    serial = SourceIndex.build("web", srcs["web"], FastTokenizer(tok), tmp_path / "s", 64)
-    par = SourceIndex.build(
-        "web", srcs["web"], FastTokenizer(tok), tmp_path / "p", 64, workers=2, tokenizer_dir=tok
-    )
+    (tmp_path / "s").mkdir()
+    (tmp_path / "p").mkdir()
+    serial = SourceIndex.build("web", srcs["web"], tok, tmp_path / "s", 64)
+    par = SourceIndex.build("web", srcs["web"], tok, tmp_path / "p", 64, workers=2)
     assert serial.files == par.files and len(par) == len(serial) == 300
     for a in ("offset", "file", "tokens"):
         assert np.array_equal(getattr(serial, a), getattr(par, a)), a
+    for f in ("00000.ds", "00000.ds.index"):  # the source's token shard: same bytes
+        assert (tmp_path / "s" / f).read_bytes() == (tmp_path / "p" / f).read_bytes()
+    # the token counts are the tokenizer's (ids + EOS) for every document
+    rows = read_rows(srcs["web"])
+    ft = FastTokenizer(tok)
+    want = [len(x) + 1 for x in ft.encode_batch([r["text"] for r in rows])]
+    assert serial.tokens.tolist() == want
+    assert serial.ids(7).tolist() == ft.encode_batch([rows[7]["text"]])[0] + [ft.eos_id]
     one = run(mixcfg(20_000, FIVE), srcs, tok, tmp_path / "one")
     two = run(
         build(
