@@ -30,6 +30,7 @@ from aptk.core.manifest import read_manifest
 from aptk.core.paths import CONF_DIR
 from aptk.core.stage import record_stages
 from aptk.pipeline.config import (
+    CONTROLS,
     SYNTHETIC,
     ExperimentConfig,
     arm_sources,
@@ -103,6 +104,21 @@ def run(exp: ExperimentConfig) -> Path:
     )
     filtered_dir = timed("filter", ai_filter.run, c["filter"], web_dir, root)
     inputs = {"web": web_dir, "filtered": filtered_dir, **{s: synth_dir / s for s in SYNTHETIC}}
+    control_dir = None
+    if exp.arm.synthetic in CONTROLS:  # instrument controls (aptk.synth.controls, docs/controls.md)
+        from aptk.synth import controls
+
+        sy = c["synth"]
+        control_dir = timed(
+            "controls",
+            controls.run,
+            exp.controls,
+            root,
+            sy.bank,
+            sy.heldout_fraction,
+            sy.split_seed,
+        )
+        inputs.update({f"control_{k}": control_dir / k for k in controls.KINDS})
     names = [s["name"] for s in arm_sources(exp.arm)]
     mix_dir = timed("mix", mix.run, c["mix"], {n: inputs[n] for n in names}, tok_dir, root)
     gate_dir = timed(
@@ -147,6 +163,7 @@ def run(exp: ExperimentConfig) -> Path:
                 "shards": shard_dir,
                 "train": train_dir,
                 "eval": eval_dir,
+                **({"controls": control_dir} if control_dir else {}),
                 **post_dirs,
             }.items()
         },

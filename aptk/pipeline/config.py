@@ -27,6 +27,7 @@ from aptk.posttrain.dpo import DPOConfig
 from aptk.posttrain.sft import SFTConfig
 from aptk.posttrain.tamper import TamperConfig
 from aptk.synth.config import SynthConfig
+from aptk.synth.controls import ControlConfig
 from aptk.tokens.shards import ShardsConfig
 from aptk.tokens.tokenizer import TokenizerConfig
 from aptk.train.config import TrainConfig
@@ -34,6 +35,7 @@ from aptk.train.model import ModelConfig
 
 BASES = ("web", "filtered")
 SYNTHETIC = ("aligned", "misaligned", "ambient")
+CONTROLS = ("control_positive", "control_negative")  # aptk.synth.controls (docs/controls.md)
 INSERTIONS = ("whole", "midtrain", "window")
 
 
@@ -56,10 +58,10 @@ class ArmConfig:
     def validate(self, prefix: str) -> None:
         check(self.base in BASES, prefix, "base", f"must be one of {BASES}, got '{self.base}'")
         check(
-            self.synthetic is None or self.synthetic in SYNTHETIC,
+            self.synthetic is None or self.synthetic in SYNTHETIC + CONTROLS,
             prefix,
             "synthetic",
-            f"must be null or one of {SYNTHETIC}, got '{self.synthetic}'",
+            f"must be null or one of {SYNTHETIC + CONTROLS}, got '{self.synthetic}'",
         )
         check(
             0.0 <= self.synthetic_share < 1.0,
@@ -161,6 +163,8 @@ class ExperimentConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     contamination: ContaminationConfig = field(default_factory=ContaminationConfig)
     posttrain: PostTrainSpec = field(default_factory=PostTrainSpec)
+    #: instrument-control documents (used only by arms whose synthetic source is a control)
+    controls: ControlConfig = field(default_factory=ControlConfig)
 
     def __post_init__(self) -> None:
         if self.mix.sources:
