@@ -1,9 +1,14 @@
-"""Benchmark the streaming mixer on a large corpus built on the fly: peak RSS and speed vs `cat`.
+"""Benchmark the token-level mixer on ~2 GB of token shards: wall time vs `cat`, peak RSS.
 
-Builds a base corpus of `size_bytes` (SOTU paragraphs recombined deterministically) plus a small
-synthetic source, trains a small tokenizer, then runs `python -m aptk.data.mix` in a child process
-(so its peak RSS is measured alone) mixing {base: 0.95, synth: 0.05 in the last 20%} for about one
-epoch of the base, and times `cat` over the same input bytes.
+Builds a synthetic source the size asked for as a finished "token_index" stage (random uint16
+ids, document lengths uniform in [200, 1800] tokens: random ids are fine for throughput, which
+never looks at the ids) plus a small second source (2% of the size), under a real small
+tokenizer. Then, each in a child process whose own peak RSS is read from os.wait4:
+1. `python -m aptk.data.mix --no-text` plans {base: 0.95, synth: 0.05 in the last 20%} over
+   as many tokens as the base holds (the synth source repeats ~2.5 epochs);
+2. `python -m aptk.tokens.shards --corpus MIX` copies the planned token ranges into shards.
+The reference: `cat` of the same source token bytes to /dev/null and to a file copy (the mixer
+also writes its output), timed in the same run. Ratio = cat seconds / mixer seconds.
 
     python -m aptk.bench.mix [--gb 2.0] [--dir /tmp/mixbench] [--keep]
 """
@@ -13,8 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -22,150 +25,196 @@ import tempfile
 import time
 from pathlib import Path
 
-from aptk.core.hashing import derive_seed
+import numpy as np
+
+from aptk.core.io import atomic_write_json
 from aptk.core.manifest import read_manifest
 from aptk.core.stage import open_stage
 
 
-def _paragraphs() -> list[str]:
-    from aptk.data.corpora import sotu_files
+def build_source(root: Path, name: str, tok_dir: Path, n_bytes: int, seed: int) -> Path:
+    """A source artifact dir (one placeholder jsonl) and its token_index stage holding
+    ~n_bytes of random uint16 token ids; returns the source dir."""
+    from aptk.data.mix_index import SourceIndex
+    from aptk.tokens.shards import ShardWriter
 
-    out = []
-    for f in sotu_files():
-        out += [
-            p.strip() for p in f.read_text(encoding="utf-8").split("\n\n") if len(p.split()) >= 20
-        ]
-    return out
-
-
-def build_corpus(
-    root: Path, name: str, size_bytes: int, seed: int = 0, file_bytes: int = 256 << 20
-) -> Path:
-    """A stage dir of docs-NNNNN.jsonl totalling ~size_bytes; each doc joins 3-6 SOTU paragraphs."""
-    paras = _paragraphs()
-    rng = random.Random(derive_seed(seed, "mix-bench", name))
-    st = open_stage(f"bench_{name}", {"size": size_bytes, "seed": seed}, root=root)
-    if st.done:
-        return st.dir
-    written, k, files = 0, 0, []
-    while written < size_bytes:
-        fname = f"docs-{len(files):05d}.jsonl"
-        tmp = st.path(f".{fname}.tmp")
-        n = 0
-        with open(tmp, "w", encoding="utf-8") as f:
-            while n < file_bytes and written + n < size_bytes:
-                text = "\n\n".join(rng.choice(paras) for _ in range(rng.randint(3, 6)))
-                line = json.dumps({"id": f"{name}/{k}", "text": text, "source": name}) + "\n"
-                f.write(line)
-                n += len(line.encode("utf-8"))
-                k += 1
-        tmp.replace(st.path(fname))
-        files.append(fname)
-        written += n
-    st.finish(counts={"docs": k, "bytes": written}, files=[])
-    return st.dir
-
-
-def _dir_bytes(d: Path) -> int:
-    return sum(f.stat().st_size for f in d.glob("docs-*.jsonl"))
-
-
-def _files_equal(a: Path, b: Path) -> bool:
-    """Same data files, byte for byte (the manifest's timings differ)."""
-    names = sorted(p.name for p in a.iterdir() if p.name != "manifest.json")
-    return names == sorted(p.name for p in b.iterdir() if p.name != "manifest.json") and all(
-        (a / n).read_bytes() == (b / n).read_bytes() for n in names
+    src = open_stage(f"bench_src_{name}", {"bytes": n_bytes, "seed": seed}, root=root)
+    if not src.done:
+        (src.dir / "docs-00000.jsonl").write_text('{"id": "x", "text": "x"}\n')
+        src.finish(files=["docs-00000.jsonl"])
+    st = open_stage(
+        "token_index", {}, inputs={"source": src.dir, "tokenizer": tok_dir}, root=root, version="2"
     )
+    if st.done:
+        return src.dir
+    rng = np.random.default_rng(seed)
+    n_tokens = n_bytes // 2
+    lengths = rng.integers(200, 1801, size=n_tokens // 1000 * 2 + 10)
+    lengths = lengths[: int(np.searchsorted(np.cumsum(lengths), n_tokens)) + 1]
+    writer = ShardWriter(st.dir, f"source:{name}", 2, 1 << 62)
+    eos = 1
+    step = 50_000
+    for i in range(0, len(lengths), step):
+        ln = lengths[i : i + step]
+        flat = rng.integers(3, 2048, size=int(ln.sum()), dtype=np.uint16)
+        flat[np.cumsum(ln) - 1] = eos
+        writer.add_flat(flat, ln)
+    writer.close_file()
+    idx = SourceIndex(
+        name,
+        [src.dir / "docs-00000.jsonl"],
+        np.zeros(len(lengths), np.int64),
+        np.zeros(len(lengths), np.int32),
+        lengths.astype(np.int64),
+        st.dir,
+    )
+    files = idx.save(st.dir, src.dir)
+    st.finish(counts={"docs": len(idx), "tokens": idx.total}, files=files)
+    return src.dir
+
+
+def small_tokenizer(root: Path) -> Path:
+    """A 2k-vocabulary tokenizer trained on SOTU paragraphs (its ids bound the random ones)."""
+    from aptk.data.corpora import sotu_files
+    from aptk.tokens.tokenizer import TokenizerConfig
+    from aptk.tokens.tokenizer import run as train_tokenizer
+
+    st = open_stage("bench_text", {"v": 1}, root=root)
+    if not st.done:
+        rows = [
+            {"id": f"{f.stem}/{i}", "text": p.strip()}
+            for f in sotu_files()[:60]
+            for i, p in enumerate(f.read_text(encoding="utf-8").split("\n\n"))
+            if p.strip()
+        ]
+        (st.dir / "docs-00000.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        st.finish(files=["docs-00000.jsonl"])
+    return train_tokenizer(TokenizerConfig(vocab_size=2048), {"text": st.dir}, root)
+
+
+def _run_rss(cmd: list[str]) -> tuple[float, float, str]:
+    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
+    t0 = time.perf_counter()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        _, status, ru = os.wait4(p.pid, 0)
+        dt = time.perf_counter() - t0
+        p.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0), err.seek(0)
+        if p.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd[:3])} failed: {err.read().decode()[-2000:]}")
+        return dt, ru.ru_maxrss / 1024, out.read().decode().strip().splitlines()[-1]
+
+
+def _cat(files: list[Path], dest: str) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(f"cat {' '.join(map(str, files))} > {dest}", shell=True, check=True)
+    return time.perf_counter() - t0
 
 
 def benchmark(
     size_bytes: int = 2_000_000_000,
     work_dir: str | Path | None = None,
     keep: bool = False,
-    chars_per_token: float = 4.4,
-    count_workers: int = 2,
+    rounds: int = 3,
 ) -> dict:
-    """Run the benchmark; returns sizes, seconds, peak RSS of the (1-process) mixer and its ratio
-    to cat; with count_workers > 1 the mixer runs again counting tokens in that many processes
-    (into its own out root, so nothing is reused) and the speedup is reported."""
-    from aptk.tokens.tokenizer import TokenizerConfig
-    from aptk.tokens.tokenizer import run as train_tokenizer
-
+    """Build the sources, then `rounds` times: cat to /dev/null, cat to a copy, mix + shards
+    (fresh out dirs each round). Medians and every timing are returned."""
     root = Path(work_dir or tempfile.mkdtemp(prefix="aptk-mixbench-"))
     t0 = time.perf_counter()
-    base = build_corpus(root, "base", size_bytes)
-    synth = build_corpus(root, "synth", max(size_bytes // 50, 1 << 20), seed=1)
+    tok = small_tokenizer(root)
+    base = build_source(root, "base", tok, size_bytes, 0)
+    synth = build_source(root, "synth", tok, max(size_bytes // 50, 1 << 20), 1)
     t_build = time.perf_counter() - t0
-    tok = train_tokenizer(
-        TokenizerConfig(vocab_size=2048, sample_chars=5_000_000), {"synth": synth}, root
-    )
-    in_bytes = _dir_bytes(base) + _dir_bytes(synth)
-    total_tokens = int(_dir_bytes(base) / chars_per_token)
-    t0 = time.perf_counter()
-    subprocess.run(
-        f"cat {base}/docs-*.jsonl {synth}/docs-*.jsonl > /dev/null", shell=True, check=True
-    )
-    t_cat = time.perf_counter() - t0
-
-    def mix(workers: int, out: str) -> tuple[float, Path]:
-        cmd = [
-            sys.executable,
-            "-m",
-            "aptk.data.mix",
-            "--source",
-            f"base={base}:0.95",
-            "--source",
-            f"synth={synth}:0.05:0.8:1.0",
-            "--tokenizer",
-            str(tok),
-            "--total-tokens",
-            str(total_tokens),
-            "--out",
-            str(root / out),
-            "--count-workers",
-            str(workers),
-        ]
-        # one thread per process in both runs (as `make` exports): with Rust's own threads on, the
-        # "1 process" run would already use every core and the comparison would mean nothing
-        env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
-        t0 = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
-        if proc.returncode != 0:
-            raise RuntimeError(f"mixer failed: {proc.stderr[-2000:]}")
-        return time.perf_counter() - t0, Path(proc.stdout.strip().splitlines()[-1])
-
-    t_mix, out_dir = mix(1, "out")
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the 1-process mixer alone
-    t_mix2, out2 = mix(2, "out2") if count_workers > 1 else (None, None)
-    m = read_manifest(out_dir)
-    res = {
-        "input_bytes": in_bytes,
-        "output_bytes": _dir_bytes(out_dir),
-        "total_tokens": total_tokens,
-        "docs_out": m["counts"]["docs"],
-        "realised_token_shares": m["extra"]["realised_token_shares"],
-        "seconds_build": round(t_build, 1),
-        "seconds_cat": round(t_cat, 2),
-        "seconds_mix": round(t_mix, 1),
-        "mix_MB_per_s": round(in_bytes / 1e6 / t_mix, 2),
-        "cat_MB_per_s": round(in_bytes / 1e6 / t_cat, 1),
-        "mix_over_cat_time": round(t_mix / t_cat, 1),
-        "peak_rss_MB": round(peak_kb / 1024, 1),
-        "work_dir": str(root),
-        "peak_rss_note": "ru_maxrss over child processes: the mixer (cat's is ~2 MB)",
-        "phase_seconds": m["extra"].get("phase_seconds"),
-    }
-    if t_mix2 is not None:
-        same = _files_equal(out_dir, out2)
-        res.update(
+    srcs = [p for p in sorted((root / "token_index").glob("*/00000.ds"))]
+    src_bytes = sum(f.stat().st_size for f in srcs)
+    total_tokens = read_manifest(next(p.parent for p in srcs if p.stat().st_size > src_bytes / 2))[
+        "counts"
+    ]["tokens"]
+    _cat(srcs, "/dev/null")  # warm the page cache once: every timed read below is from memory
+    runs = []
+    for r in range(rounds):
+        out = root / f"out{r}"
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir()
+        for d in ("token_index", "tokenizer"):  # the mix finds its cached sources beside it
+            (out / d).symlink_to(root / d)
+        t_null = _cat(srcs, "/dev/null")
+        t_copy = _cat(srcs, str(root / "cat-copy.bin"))
+        (root / "cat-copy.bin").unlink()
+        t_plan, rss_plan, mix_dir = _run_rss(
+            [
+                sys.executable,
+                "-m",
+                "aptk.data.mix",
+                "--source",
+                f"base={base}:0.95",
+                "--source",
+                f"synth={synth}:0.05:0.8:1.0",
+                "--tokenizer",
+                str(tok),
+                "--total-tokens",
+                str(total_tokens),
+                "--out",
+                str(out),
+                "--no-text",
+            ]
+        )
+        t_copy_mix, rss_copy, shard_dir = _run_rss(
+            [
+                sys.executable,
+                "-m",
+                "aptk.tokens.shards",
+                "--corpus",
+                mix_dir,
+                "--tokenizer",
+                str(tok),
+                "--out",
+                str(out),
+            ]
+        )
+        m = read_manifest(Path(shard_dir))
+        out_bytes = sum(f.stat().st_size for f in Path(shard_dir).glob("*.ds"))
+        runs.append(
             {
-                "seconds_mix_2workers": round(t_mix2, 1),
-                "mix_MB_per_s_2workers": round(in_bytes / 1e6 / t_mix2, 2),
-                "count_workers_speedup": round(t_mix / t_mix2, 3),
-                "identical_2workers": same,
-                "phase_seconds_2workers": read_manifest(out2)["extra"].get("phase_seconds"),
+                "cat_null_s": round(t_null, 3),
+                "cat_copy_s": round(t_copy, 3),
+                "plan_s": round(t_plan, 3),
+                "copy_s": round(t_copy_mix, 3),
+                "mix_s": round(t_plan + t_copy_mix, 3),
+                "rss_plan_MB": round(rss_plan, 1),
+                "rss_copy_MB": round(rss_copy, 1),
+                "out_bytes": out_bytes,
+                "tokens_from": m["extra"]["tokens_from"],
+                "realised_token_shares": read_manifest(Path(mix_dir))["extra"][
+                    "realised_token_shares"
+                ],
             }
         )
+        shutil.rmtree(out, ignore_errors=True)
+    med = {
+        k: float(np.median([x[k] for x in runs]))
+        for k in ("cat_null_s", "cat_copy_s", "mix_s", "plan_s", "copy_s")
+    }
+    res = {
+        "source_token_bytes": src_bytes,
+        "output_token_bytes": runs[0]["out_bytes"],
+        "total_tokens": total_tokens,
+        "seconds_build": round(t_build, 1),
+        "rounds": rounds,
+        "median_seconds": med,
+        "mix_MB_per_s": round(src_bytes / 1e6 / med["mix_s"], 1),
+        "cat_MB_per_s": round(src_bytes / 1e6 / med["cat_null_s"], 1),
+        "cat_copy_MB_per_s": round(src_bytes / 1e6 / med["cat_copy_s"], 1),
+        "mix_over_cat": round(med["cat_null_s"] / med["mix_s"], 3),
+        "mix_over_cat_copy": round(med["cat_copy_s"] / med["mix_s"], 3),
+        "peak_rss_MB": max(max(x["rss_plan_MB"], x["rss_copy_MB"]) for x in runs),
+        "runs": runs,
+        "work_dir": str(root),
+        "note": "random uint16 ids (throughput does not depend on them); page cache warm; "
+        "mixer = plan (python -m aptk.data.mix --no-text) + copy (python -m aptk.tokens.shards), "
+        "each a child process, peak RSS from os.wait4",
+    }
     if not keep and work_dir is None:
         shutil.rmtree(root, ignore_errors=True)
     return res
@@ -176,13 +225,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--gb", type=float, default=2.0)
     ap.add_argument("--dir", default=None)
     ap.add_argument("--keep", action="store_true")
-    ap.add_argument("--count-workers", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--json", default=None, help="also write the result here")
     a = ap.parse_args(argv)
-    print(
-        json.dumps(
-            benchmark(int(a.gb * 1e9), a.dir, a.keep, count_workers=a.count_workers), indent=1
-        )
-    )
+    res = benchmark(int(a.gb * 1e9), a.dir, a.keep, a.rounds)
+    if a.json:
+        atomic_write_json(Path(a.json), res)
+    print(json.dumps(res, indent=1))
 
 
 if __name__ == "__main__":

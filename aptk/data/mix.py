@@ -5,13 +5,17 @@ count them). A source with a window (start, end) is placed only in that fraction
 stream (midtraining: start 0.8), spread evenly over it; sources with the default window fill the
 rest in proportion to their shares. Documents are drawn per source in a seeded shuffle, reshuffled
 for each new epoch when a source is too small; the last document of each source in each segment is
-truncated so realised shares hit the targets. Only (file, byte offset, length) per document is
-held in memory (about 20 bytes); texts are read back when written. Token counts per source are
-cached as stage "token_index" (keyed by source and tokenizer, aptk.data.mix_index), so arms sharing a
-source count once.
+truncated so realised shares hit the targets. Each source is tokenized once per tokenizer into
+a token shard (stage "token_index", keyed by source and tokenizer, aptk.data.mix_index), so arms
+sharing a source tokenize it once; the mix plans from those exact counts (no tokenizer calls) and
+writes plan.npz (source, document, cut per training-order document), from which the shards stage
+copies token ranges (aptk.tokens.copy). docs-*.jsonl (the texts, for the filter and the
+contamination gate) are written unless write_text is false; a truncated document's text is its
+kept ids decoded. Only (file, byte offset, length) per document is held in memory.
 
     python -m aptk.data.mix --source web=DIR:0.95 --source synth=DIR:0.05:0.8:1.0 \
-        --tokenizer DIR --total-tokens 2000000 --out ROOT
+        --tokenizer DIR --total-tokens 2000000 --out ROOT [--no-text]
+    python -m aptk.tokens.shards --corpus MIX_DIR --tokenizer DIR --out ROOT  # copies tokens
 """
 
 from __future__ import annotations
@@ -416,6 +420,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="outputs")
     ap.add_argument("--count-workers", type=int, default=1)
+    ap.add_argument("--no-text", action="store_true", help="plan.npz only, no docs-*.jsonl")
     a = ap.parse_args(argv)
     parsed = [_parse_source(s) for s in a.source]
     cfg = build(
@@ -424,6 +429,7 @@ def main(argv: list[str] | None = None) -> None:
             "total_tokens": a.total_tokens,
             "seed": a.seed,
             "count_workers": a.count_workers,
+            "write_text": not a.no_text,
             "sources": [d for _, _, d in parsed],
         },
         prefix="mix",

@@ -155,7 +155,7 @@ class ShardWriter:
                 starts[i:b].tolist(), lens[i:b].tolist(), src[i:b].tolist(), trunc[i:b].tolist()
             ):
                 if p + n > buf_tokens:
-                    self._f.write(buf[:p].tobytes())
+                    self._f.write(buf[:p])
                     p = 0
                 mm = maps[k]
                 if n > buf_tokens:  # a document longer than the buffer: straight through
@@ -169,7 +169,7 @@ class ShardWriter:
                 else:
                     buf[p : p + n] = mm[s : s + n]
                 p += n
-            self._f.write(buf[:p].tobytes())
+            self._f.write(buf[:p])
             self._ends.extend(cum[: b - i].tolist())
             self._n = int(cum[b - i - 1])
             if self._n >= self.max_tokens:
