@@ -185,6 +185,7 @@ def benchmark(
                 "rss_plan_MB": round(rss_plan, 1),
                 "rss_copy_MB": round(rss_copy, 1),
                 "out_bytes": out_bytes,
+                "copy_phase_s": m["extra"].get("phase_seconds"),
                 "tokens_from": m["extra"]["tokens_from"],
                 "realised_token_shares": read_manifest(Path(mix_dir))["extra"][
                     "realised_token_shares"

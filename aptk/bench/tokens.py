@@ -13,43 +13,42 @@ from pathlib import Path
 
 import numpy as np
 
-from aptk.tokens.encode import encode_batches, encode_parallel, text_batches
+from aptk.tokens.encode import tokens_ranges
 
 
-def _digest(stream: Iterator[list[np.ndarray]]) -> tuple[str, int, int]:
-    """sha256 over every document's length and tokens, with doc and token counts: the identity
-    check keeps no documents alive, so neither run pays for (or forks) the other's memory."""
+def _digest(
+    stream: Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]],
+) -> tuple[str, int, int]:
+    """sha256 over every document's length, then over the token stream (independent of how the
+    corpus was cut into ranges, which depends on the worker count), with doc and token counts;
+    keeps no documents alive."""
     import hashlib
 
-    h, docs, tokens = hashlib.sha256(), 0, 0
-    for batch in stream:
-        for d in batch:
-            h.update(len(d).to_bytes(8, "little"))
-            h.update(d.tobytes())
-            docs, tokens = docs + 1, tokens + len(d)
-    return h.hexdigest(), docs, tokens
+    hl, ht, docs, tokens = hashlib.sha256(), hashlib.sha256(), 0, 0
+    for _f, _offsets, flat, lengths in stream:
+        hl.update(lengths.astype("<i8").tobytes())
+        ht.update(flat.tobytes())
+        docs, tokens = docs + len(lengths), tokens + len(flat)
+    return hashlib.sha256((hl.hexdigest() + ht.hexdigest()).encode()).hexdigest(), docs, tokens
 
 
 def time_encode(
     corpus_dir: str | Path, tokenizer_dir: str | Path, workers: int, batch_size: int = 256
 ) -> dict:
-    """One timed encode of the corpus in this process (workers == 1) or a pool of `workers`
-    (Rust threads off): seconds, docs, tokens and the output's digest."""
+    """One timed encode of the corpus's docs-*.jsonl as the token_index stage does it
+    (aptk.tokens.encode.tokens_ranges: the same chunk function in this process when workers
+    == 1, in a pool of `workers` otherwise; Rust threads off): seconds, docs, tokens, digest."""
     import time
 
     from aptk.tokens.shards import token_size_for
     from aptk.tokens.tokenizer import FastTokenizer
 
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
-    corpus = Path(corpus_dir)
+    files = sorted(Path(corpus_dir).glob("docs-*.jsonl"))
     tok = FastTokenizer(tokenizer_dir)
     dtype = np.uint16 if token_size_for(tok.vocab_size) == 2 else np.uint32
     t0 = time.perf_counter()
-    stream = (
-        encode_batches(text_batches(corpus, batch_size), tokenizer_dir, tok.eos_id, dtype)
-        if workers == 1
-        else encode_parallel(corpus, Path(tokenizer_dir), tok.eos_id, dtype, workers, batch_size)
-    )
+    stream = tokens_ranges(files, Path(tokenizer_dir), tok.eos_id, dtype, workers, batch_size)
     digest, docs, tokens = _digest(stream)
     return {"seconds": time.perf_counter() - t0, "digest": digest, "docs": docs, "tokens": tokens}
 
@@ -102,12 +101,15 @@ def benchmark_parallel(
             runs.append(r)
     same = len({r["digest"] for r in runs}) == 1
     t1, tn = min(times[1]), min(times[workers])
+    ratios = [a / b for a, b in zip(times[1], times[workers])]  # per round (adjacent runs)
     return {
         "docs": runs[0]["docs"],
         "tokens": runs[0]["tokens"],
         "seconds_1": t1,
         f"seconds_{workers}": tn,
         "speedup": t1 / tn,
+        "speedup_median_of_rounds": float(np.median(ratios)),
+        "speedup_rounds": [round(x, 3) for x in ratios],
         "identical": same,
         "workers": workers,
         "cpus": os.cpu_count(),

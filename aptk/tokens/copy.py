@@ -3,17 +3,19 @@
 The mix stage (aptk.data.mix) writes `plan.npz` (per training-order document: source number,
 document number, cut) and names each source's token shard (stage "token_index": the source's
 documents tokenized once, ids + EOS, in corpus order). The shards stage calls `copy_plan`, which
-copies each document's range out of the memory-mapped source shard (a truncated document: its
-first cut - 1 ids, then EOS) into the shard writer's files, cutting a new file after the
-document that crosses `max_tokens_per_file` exactly as tokenizing would. The result is the byte
-stream tokenizing the mixed texts gives (see docs/performance.md for the one exception:
-a truncated document whose decoded text re-encodes differently).
+copies each document's range (a truncated one: its first cut - 1 ids, then EOS) out of the
+source shards (pread) into a bounded buffer and on into the shard writer's files, cutting a new
+file after the document that crosses `max_tokens_per_file` exactly as tokenizing would, so the
+resident set stays the buffer (~16-32 MB) however large the sources. The
+result is the byte stream tokenizing the mixed texts gives (docs/token_mix.md: the one possible
+exception is a truncated document whose decoded text re-encodes to other ids).
 
     python -m aptk.tokens.shards --corpus MIX_DIR --tokenizer DIR --out ROOT
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -21,27 +23,16 @@ import numpy as np
 from aptk.core.manifest import read_manifest
 
 
-def _map(path: Path, dtype: np.dtype) -> np.ndarray:
-    """A read-only ndarray over the file's pages (a plain ndarray: slicing an np.memmap costs
-    ~5 us per slice in its subclass hooks, a plain view ~0.3 us)."""
-    import mmap
-
-    if path.stat().st_size == 0:
-        return np.zeros(0, dtype)
-    with open(path, "rb") as f:
-        return np.frombuffer(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ), dtype)
-
-
-def _source_map(d: Path, tokenizer_key: str) -> tuple[np.ndarray, np.ndarray]:
-    """(memmap of the source's ids, start of each document) of one token_index dir."""
+def _source_map(d: Path, tokenizer_key: str) -> tuple[Path, int, np.ndarray, np.ndarray]:
+    """(token file, token size, start and length of each document) of one token_index dir."""
     m = read_manifest(d)
     if m.get("stage") != "token_index" or m["parents"]["tokenizer"]["key"] != tokenizer_key:
         raise ValueError(f"{d}: not a token_index stage of tokenizer {tokenizer_key}")
     size = int((d / "00000.ds.metadata").read_text().split("\n")[0].rsplit("|", 1)[1])
-    mm = _map(d / "00000.ds", np.dtype("<u2" if size == 2 else "<u4"))
     ends = np.fromfile(d / "00000.ds.index", dtype="<u8").astype(np.int64)
     return (
-        mm,
+        d / "00000.ds",
+        size,
         np.concatenate([[0], ends[:-1]]).astype(np.int64),
         ends - np.concatenate([[0], ends[:-1]]),
     )
@@ -60,8 +51,15 @@ def copy_plan(mix_dir: Path, tokenizer_dir: Path, writer, eos_id: int) -> None:
     src, doc, cut = z["src"], z["doc"], z["cut"]
     starts = np.empty(len(src), np.int64)
     lens = np.empty(len(src), np.int64)
-    for si, (_mm, st, ln) in enumerate(maps):
+    if {size for _, size, _, _ in maps} != {writer.token_size}:
+        raise ValueError(f"{mix_dir}: source token sizes differ from {writer.token_size}")
+    for si, (_f, _size, st, ln) in enumerate(maps):
         m = src == si
         starts[m], lens[m] = st[doc[m]], ln[doc[m]]
     out_len = np.where(cut > 0, cut, lens)
-    writer.copy_docs([mm for mm, _, _ in maps], src, starts, out_len, cut > 0, eos_id)
+    fds = [os.open(f, os.O_RDONLY) for f, _, _, _ in maps]
+    try:
+        writer.copy_docs(fds, src, starts, out_len, cut > 0, eos_id)
+    finally:
+        for fd in fds:
+            os.close(fd)

@@ -15,6 +15,7 @@ import argparse
 import math
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,7 +133,7 @@ class ShardWriter:
 
     def copy_docs(
         self,
-        maps: list[np.ndarray],
+        fds: list[int],
         src: np.ndarray,
         starts: np.ndarray,
         lens: np.ndarray,
@@ -140,9 +141,13 @@ class ShardWriter:
         eos: int,
         buf_tokens: int = 1 << 23,
     ) -> None:
-        """Documents as ranges of source arrays (maps[src][start:start+len]; a truncated one
-        is its first len - 1 tokens then `eos`), through a bounded buffer, files cut as `add`."""
+        """Documents as token ranges of source files (tokens [start, start+len) of the file
+        open as fds[src], same token size; a truncated one is its first len - 1 tokens then
+        `eos`), read with pread into a bounded buffer (not mmap: fault-around maps far more
+        pages than a random read touches, and they all count in the resident set), files cut
+        exactly as `add` cuts them."""
         buf = np.empty(buf_tokens, self.dtype)
+        ts = self.dtype.itemsize
         i, n_docs = 0, len(src)
         while i < n_docs:
             cum = np.cumsum(lens[i:]) + self._n
@@ -157,17 +162,16 @@ class ShardWriter:
                 if p + n > buf_tokens:
                     self._f.write(buf[:p])
                     p = 0
-                mm = maps[k]
-                if n > buf_tokens:  # a document longer than the buffer: straight through
-                    self._f.write(np.asarray(mm[s : s + n - t], self.dtype).tobytes())
+                if n > buf_tokens:  # a document longer than the buffer: its own array
+                    one = np.empty(n, self.dtype)
+                    _pread(fds[k], one[: n - t], s * ts)
                     if t:
-                        self._f.write(np.asarray([eos], self.dtype).tobytes())
+                        one[n - 1] = eos
+                    self._f.write(one)
                     continue
+                _pread(fds[k], buf[p : p + n - t], s * ts)
                 if t:
-                    buf[p : p + n - 1] = mm[s : s + n - 1]
                     buf[p + n - 1] = eos
-                else:
-                    buf[p : p + n] = mm[s : s + n]
                 p += n
             self._f.write(buf[:p])
             self._ends.extend(cum[: b - i].tolist())
@@ -202,6 +206,13 @@ class ShardWriter:
             self._f.abort()
 
 
+def _pread(fd: int, out: np.ndarray, offset: int) -> None:
+    """Fill `out` from fd at byte `offset` (raises on a short read: a truncated source)."""
+    got = os.preadv(fd, [out], offset)
+    if got != out.nbytes:
+        raise ValueError(f"short read: {got} of {out.nbytes} bytes at {offset}")
+
+
 def run(
     cfg: ShardsConfig, corpus_dir: str | Path, tokenizer_dir: str | Path, out_root: str | Path
 ) -> Path:
@@ -229,13 +240,16 @@ def run(
     if (Path(corpus_dir) / "plan.npz").is_file():  # a mix: copy its token ranges, no tokenizer
         from aptk.tokens.copy import copy_plan
 
+        t0 = time.perf_counter()
         try:
             copy_plan(Path(corpus_dir), Path(tokenizer_dir), writer, tok.eos_id)
+            t1 = time.perf_counter()
             writer.close_file()
         except BaseException:
             writer.abort()
             raise
-        return _finish(st, writer, token_size, vocab, tok.eos_id, name, "copied")
+        phases = {"copy": round(t1 - t0, 3), "commit": round(time.perf_counter() - t1, 3)}
+        return _finish(st, writer, token_size, vocab, tok.eos_id, name, "copied", phases)
     dtype = np.uint16 if token_size == 2 else np.uint32
     if cfg.workers > 1:
         encoded = encode_parallel(
@@ -259,7 +273,16 @@ def run(
     return _finish(st, writer, token_size, vocab, tok.eos_id, name, "tokenized")
 
 
-def _finish(st, writer: ShardWriter, token_size: int, vocab: int, eos: int, name: str, how: str):
+def _finish(
+    st,
+    writer: ShardWriter,
+    token_size: int,
+    vocab: int,
+    eos: int,
+    name: str,
+    how: str,
+    phases: dict | None = None,
+):
     st.finish(
         counts={
             "tokens": writer.total_tokens,
@@ -275,6 +298,8 @@ def _finish(st, writer: ShardWriter, token_size: int, vocab: int, eos: int, name
             # "copied": token ranges of the mix's per-source token shards (plan.npz);
             # "tokenized": the corpus's texts encoded here
             "tokens_from": how,
+            # copy: reading + writing the token ranges; commit: flush, fsync, rename, index
+            **({"phase_seconds": phases} if phases else {}),
         },
     )
     return st.dir
