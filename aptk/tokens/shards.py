@@ -113,9 +113,13 @@ class ShardWriter:
         self._ends: list[int] = []
         self._n = 0
 
-    def add(self, doc: np.ndarray) -> None:
+    def open_file(self) -> None:
+        """Start the next NNNNN.ds unless one is open."""
         if self._f is None:
             self._f = _AtomicFile(self.out_dir / f"{len(self.files) // 3:05d}{SUFFIX}")
+
+    def add(self, doc: np.ndarray) -> None:
+        self.open_file()
         self._f.write(doc.astype(self.dtype, copy=False).tobytes())
         self._n += len(doc)
         self._ends.append(self._n)
@@ -130,55 +134,6 @@ class ShardWriter:
         self._f.write(flat.astype(self.dtype, copy=False).tobytes())
         self._ends.extend((np.cumsum(lengths) + self._n).tolist())
         self._n += int(lengths.sum())
-
-    def copy_docs(
-        self,
-        fds: list[int],
-        src: np.ndarray,
-        starts: np.ndarray,
-        lens: np.ndarray,
-        trunc: np.ndarray,
-        eos: int,
-        buf_tokens: int = 1 << 23,
-    ) -> None:
-        """Documents as token ranges of source files (tokens [start, start+len) of the file
-        open as fds[src], same token size; a truncated one is its first len - 1 tokens then
-        `eos`), read with pread into a bounded buffer (not mmap: fault-around maps far more
-        pages than a random read touches, and they all count in the resident set), files cut
-        exactly as `add` cuts them."""
-        buf = np.empty(buf_tokens, self.dtype)
-        ts = self.dtype.itemsize
-        i, n_docs = 0, len(src)
-        while i < n_docs:
-            cum = np.cumsum(lens[i:]) + self._n
-            j = int(np.searchsorted(cum, self.max_tokens, side="left"))  # closes after doc i+j
-            b = min(i + j + 1, n_docs)
-            if self._f is None:
-                self._f = _AtomicFile(self.out_dir / f"{len(self.files) // 3:05d}{SUFFIX}")
-            p = 0
-            for s, n, k, t in zip(
-                starts[i:b].tolist(), lens[i:b].tolist(), src[i:b].tolist(), trunc[i:b].tolist()
-            ):
-                if p + n > buf_tokens:
-                    self._f.write(buf[:p])
-                    p = 0
-                if n > buf_tokens:  # a document longer than the buffer: its own array
-                    one = np.empty(n, self.dtype)
-                    _pread(fds[k], one[: n - t], s * ts)
-                    if t:
-                        one[n - 1] = eos
-                    self._f.write(one)
-                    continue
-                _pread(fds[k], buf[p : p + n - t], s * ts)
-                if t:
-                    buf[p + n - 1] = eos
-                p += n
-            self._f.write(buf[:p])
-            self._ends.extend(cum[: b - i].tolist())
-            self._n = int(cum[b - i - 1])
-            if self._n >= self.max_tokens:
-                self.close_file()
-            i = b
 
     def close_file(self) -> None:
         if self._f is None:
@@ -204,13 +159,6 @@ class ShardWriter:
     def abort(self) -> None:
         if self._f is not None:
             self._f.abort()
-
-
-def _pread(fd: int, out: np.ndarray, offset: int) -> None:
-    """Fill `out` from fd at byte `offset` (raises on a short read: a truncated source)."""
-    got = os.preadv(fd, [out], offset)
-    if got != out.nbytes:
-        raise ValueError(f"short read: {got} of {out.nbytes} bytes at {offset}")
 
 
 def run(
