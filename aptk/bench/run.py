@@ -3,11 +3,12 @@ in the same run, written to outputs/bench/results.json as {metric: {value, unit,
 
     python -m aptk.bench.run                  # all sections (~10-20 min on 2 cores)
     python -m aptk.bench.run --only synth,train --quick
-    python -m aptk.bench.run --mix-gb 2       # the full 2 GB streaming-mixer run
+    python -m aptk.bench.run --mix-gb 0.1     # a smaller token-level mixer run (default 2 GB)
 
 Sections (each calls the benchmark function its package owns):
 - synth: procedural docs/s end to end vs generation alone; peak RSS at N docs vs N/10 docs.
-- mix: streaming mixer MB/s vs `cat` of the same bytes; peak RSS vs the 500 MB budget.
+- mix: token-level mixer (plan + copy) MB/s vs `cat` of the same token bytes (to /dev/null and
+  to a copy) on 2 GB of token shards; peak RSS vs the 500 MB budget.
 - tokenize: 2-process vs 1-process tokenization of the SOTU corpus as the token_index stage does it
   (identical output checked; fastest of 5 runs each, and the median of per-round ratios).
 - train: fp32 and bf16 in one run (1 torch thread): aptk loop (compiled and eager) vs plain
@@ -280,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--only", default="synth,mix,tokenize,train,eval")
     ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
-    ap.add_argument("--mix-gb", type=float, default=0.3)
+    ap.add_argument("--mix-gb", type=float, default=2.0)
     ap.add_argument("--model", default=None, help="HF model dir for the eval section")
     ap.add_argument("--out", default=str(OUT))
     a = ap.parse_args(argv)
