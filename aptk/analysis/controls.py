@@ -7,7 +7,8 @@ situation followed by its own misaligned action), `control_negative` (the same a
 deranged situations), optionally `unfiltered` (no synthetic documents) as the reference.
 
 Detection rule, declared before the runs: a control is *detected* on a measure when the 95% CI
-(two-stage bootstrap over seeds and items) of its contrast excludes 0. The positive control's
+(two-stage bootstrap over seeds and items) of its contrast excludes 0 (`direction` says on which
+side; the positive control's signal is +). The positive control's
 contrast is control_positive - control_negative on the seeded split (same words, only the
 situation-action pairing differs, so only a situation-conditional signal moves it); the negative
 control's is control_negative - unfiltered (it should move the raw measure through lexical
@@ -90,6 +91,7 @@ def contrast(runs: list[dict], a: str, b: str, split: str, key: str, n_boot: int
         out["ci95"] = res["ci95"]
     lo, hi = out["ci95"]
     out["detected"] = bool(lo > 0 or hi < 0)
+    out["direction"] = "+" if lo > 0 else "-" if hi < 0 else "0"  # the positive control expects +
     return out
 
 
@@ -198,10 +200,11 @@ def render_md(rep: dict) -> str:
     ]
     for r in rep["contrasts"]:
         ps = r.get("p_seeds", float("nan"))
+        det = f"yes ({r['direction']})" if r["detected"] else "no"
         lines.append(
             f"| {r['control']} | {r['a']} - {r['b']} | {r['split']} | {r['measure']} | "
             f"{r['diff']:+.4f} | {_ci(r['ci95'])} | {r['p_items']:.2g} ({r.get('p_items_holm', float('nan')):.2g}) | "
-            f"{ps:.2g} ({r.get('p_seeds_holm', float('nan')):.2g}) | {'yes' if r['detected'] else 'no'} |"
+            f"{ps:.2g} ({r.get('p_seeds_holm', float('nan')):.2g}) | {det} |"
         )
     m = rep["mde"]
     lines += [
