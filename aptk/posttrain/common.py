@@ -51,6 +51,22 @@ def data_path(spec: str) -> Path:
     return p
 
 
+def asset_path(spec: str, prefix: str, folder: Path) -> Path:
+    """'<prefix>:NAME' -> folder/NAME.jsonl, NAME.json or NAME (the first that exists); any
+    other spec is a path that must exist. Shared by the method families' data specs
+    (`sgtr:`, `trace:`)."""
+    if spec.startswith(f"{prefix}:"):
+        name = spec.split(":", 1)[1]
+        for p in (folder / f"{name}.jsonl", folder / f"{name}.json", folder / name):
+            if p.is_file():
+                return p
+        raise FileNotFoundError(f"{spec!r}: no {name}.jsonl/.json in {folder}")
+    p = Path(spec)
+    if not p.is_file():
+        raise FileNotFoundError(f"{spec!r}: {p} does not exist")
+    return p
+
+
 def data_ref(spec: str) -> dict[str, str]:
     p = data_path(spec)
     return {"spec": spec, "sha256": sha256_file(p)}

@@ -29,6 +29,7 @@ from aptk.core.errors import InputError
 from aptk.core.hashing import derive_seed, sha256_file
 from aptk.core.io import atomic_write_text, iter_jsonl, read_jsonl
 from aptk.core.stage import open_stage, runtime_field
+from aptk.posttrain.common import asset_path
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 MODES = ("sgtr", "prefer_other", "random_self_other", "pick_longer")
@@ -51,16 +52,7 @@ LABELS = ("1", "2")
 
 def asset(spec: str) -> Path:
     """'sgtr:NAME' -> aptk/posttrain/sgtr/assets/NAME(.jsonl|.json); anything else is a path."""
-    if spec.startswith("sgtr:"):
-        name = spec.split(":", 1)[1]
-        for p in (ASSETS / f"{name}.jsonl", ASSETS / f"{name}.json", ASSETS / name):
-            if p.is_file():
-                return p
-        raise FileNotFoundError(f"{spec!r}: no {name}.jsonl/.json in {ASSETS}")
-    p = Path(spec)
-    if not p.is_file():
-        raise FileNotFoundError(f"{spec!r}: {p} does not exist")
-    return p
+    return asset_path(spec, "sgtr", ASSETS)
 
 
 def asset_ref(spec: str) -> dict[str, str]:

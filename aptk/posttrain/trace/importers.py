@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 from aptk.core.chat import open_text, parse_hh
@@ -38,36 +39,41 @@ PKU_COLUMNS = (
 )
 
 
-def import_hh(path: str | Path, split: str = "train") -> tuple[list[dict], dict[str, int]]:
-    """(preference rows, counts: read, kept and one entry per skip reason)."""
-    path, rows, counts = Path(path), [], Counter()
+def _read(path: Path, counts: Counter) -> Iterator[tuple[int, dict]]:
+    """(line number, row) of a (gzipped) jsonl file; blank lines skipped, rows counted as read."""
     with open_text(path) as f:
         for i, line in enumerate(f, 1):
             r = parse_jsonl_line(line, path, i)
-            if r is None:
-                continue
-            counts["read"] += 1
-            for k in ("chosen", "rejected"):
-                if not isinstance(r.get(k), str):
-                    raise InputError(path, i, k, "expected a transcript string")
-            try:
-                c, j = parse_hh(r["chosen"]), parse_hh(r["rejected"])
-            except ValueError:
-                counts["skipped_unparsable"] += 1
-                continue
-            if c[:-1] != j[:-1]:
-                counts["skipped_prompt_differs"] += 1
-                continue
-            a, b = c[-1]["content"], j[-1]["content"]
-            if not a or not b:
-                counts["skipped_empty_answer"] += 1
-                continue
-            if a == b:
-                counts["skipped_identical_answers"] += 1
-                continue
-            rows.append(
-                {"id": f"hh-{i:05d}", "split": split, "prompt": c[:-1], "chosen": a, "rejected": b}
-            )
+            if r is not None:
+                counts["read"] += 1
+                yield i, r
+
+
+def import_hh(path: str | Path, split: str = "train") -> tuple[list[dict], dict[str, int]]:
+    """(preference rows, counts: read, kept and one entry per skip reason)."""
+    path, rows, counts = Path(path), [], Counter()
+    for i, r in _read(path, counts):
+        for k in ("chosen", "rejected"):
+            if not isinstance(r.get(k), str):
+                raise InputError(path, i, k, "expected a transcript string")
+        try:
+            c, j = parse_hh(r["chosen"]), parse_hh(r["rejected"])
+        except ValueError:
+            counts["skipped_unparsable"] += 1
+            continue
+        if c[:-1] != j[:-1]:
+            counts["skipped_prompt_differs"] += 1
+            continue
+        a, b = c[-1]["content"], j[-1]["content"]
+        if not a or not b:
+            counts["skipped_empty_answer"] += 1
+            continue
+        if a == b:
+            counts["skipped_identical_answers"] += 1
+            continue
+        rows.append(
+            {"id": f"hh-{i:05d}", "split": split, "prompt": c[:-1], "chosen": a, "rejected": b}
+        )
     counts["kept"] = len(rows)
     return rows, dict(sorted(counts.items()))
 
@@ -85,35 +91,28 @@ def import_pku(
     if prefer not in ("better", "safer"):
         raise ValueError(f"prefer must be 'better' or 'safer', got {prefer!r}")
     path, rows, counts = Path(path), [], Counter()
-    with open_text(path) as f:
-        for i, line in enumerate(f, 1):
-            r = parse_jsonl_line(line, path, i)
-            if r is None:
-                continue
-            counts["read"] += 1
-            for col in PKU_COLUMNS:
-                if col not in r:
-                    raise InputError(path, i, col, "missing PKU-SafeRLHF column")
-            w = r[f"{prefer}_response_id"]
-            if w not in (0, 1):
-                raise InputError(path, i, f"{prefer}_response_id", f"expected 0 or 1, got {w!r}")
-            safe = [
-                _flag(r[f"is_response_{k}_safe"], path, i, f"is_response_{k}_safe") for k in (0, 1)
-            ]
-            if r["response_0"] == r["response_1"]:
-                counts["skipped_identical_answers"] += 1
-                continue
-            rows.append(
-                {
-                    "id": f"pku-{i:05d}",
-                    "split": split,
-                    "prompt": [{"role": "user", "content": r["prompt"]}],
-                    "chosen": r[f"response_{w}"],
-                    "rejected": r[f"response_{1 - w}"],
-                    "c_chosen": safe[w],
-                    "c_rejected": safe[1 - w],
-                }
-            )
+    for i, r in _read(path, counts):
+        for col in PKU_COLUMNS:
+            if col not in r:
+                raise InputError(path, i, col, "missing PKU-SafeRLHF column")
+        w = r[f"{prefer}_response_id"]
+        if w not in (0, 1):
+            raise InputError(path, i, f"{prefer}_response_id", f"expected 0 or 1, got {w!r}")
+        safe = [_flag(r[f"is_response_{k}_safe"], path, i, f"is_response_{k}_safe") for k in (0, 1)]
+        if r["response_0"] == r["response_1"]:
+            counts["skipped_identical_answers"] += 1
+            continue
+        rows.append(
+            {
+                "id": f"pku-{i:05d}",
+                "split": split,
+                "prompt": [{"role": "user", "content": r["prompt"]}],
+                "chosen": r[f"response_{w}"],
+                "rejected": r[f"response_{1 - w}"],
+                "c_chosen": safe[w],
+                "c_rejected": safe[1 - w],
+            }
+        )
     counts["kept"] = len(rows)
     return rows, dict(sorted(counts.items()))
 

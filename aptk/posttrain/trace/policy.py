@@ -36,6 +36,7 @@ import numpy as np
 from aptk.core.errors import InputError
 from aptk.core.hashing import derive_seed, sha256_file
 from aptk.core.io import iter_jsonl
+from aptk.posttrain.common import asset_path
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 BINS = ("invert", "punish", "retain")
@@ -48,16 +49,7 @@ JUDGE_PROMPT = (
 
 def asset(spec: str) -> Path:
     """'trace:NAME' -> aptk/posttrain/trace/assets/NAME(.jsonl|.json); anything else a path."""
-    if spec.startswith("trace:"):
-        name = spec.split(":", 1)[1]
-        for p in (ASSETS / f"{name}.jsonl", ASSETS / f"{name}.json"):
-            if p.is_file():
-                return p
-        raise FileNotFoundError(f"{spec!r}: no {name}.jsonl/.json in {ASSETS}")
-    p = Path(spec)
-    if not p.is_file():
-        raise FileNotFoundError(f"{spec!r}: {p} does not exist")
-    return p
+    return asset_path(spec, "trace", ASSETS)
 
 
 def asset_ref(spec: str) -> dict[str, str]:

@@ -159,7 +159,7 @@ class TraceConfig(LoRAFields, PostTrainConfig):
     lr: float = 5e-5
     epochs: int = 2
     batch_size: int = 8
-    impact_batch: int = runtime_field(16)
+    impact_batch: int = runtime_field(16)  # gold pairs per forward/backward of g_J (memory only)
 
     def validate(self, prefix: str = "trace") -> None:
         PostTrainConfig.validate(self, prefix)
@@ -291,7 +291,12 @@ def compute_weights(
     params = [p for _, p in im.impact_parameters(model, cfg.impact_params)]
     model.eval()
     g_j = im.gold_grad(
-        [(p, n, a, b) for (p, n), (a, b) in zip(enc, refs)], model, pad, params, cfg.beta
+        [(p, n, a, b) for (p, n), (a, b) in zip(enc, refs)],
+        model,
+        pad,
+        params,
+        cfg.beta,
+        batch=cfg.impact_batch,
     )
     dots = [float(g_j @ im.sample_grad(u, model, pad, params, cfg.beta)) for u in conflicts]
     w, how = im.impact_weights(dots, cfg.gamma)
