@@ -1,8 +1,8 @@
 """Per-source document index for the mixer: (file, byte offset, tokens) of every document.
 
 Built in one streaming pass over a source's jsonl files (parquet is spooled to jsonl first),
-counting tokens as the shards stage will (tokenizer ids + 1 EOS), in one process or several
-(`mix.count_workers`, aptk.tokens.encode.count_parallel: same index). About 20 bytes per document
+tokenizing each document once (tokenizer ids + 1 EOS) in one process or several
+(`mix.count_workers`, aptk.tokens.encode.tokens_ranges: same output). About 20 bytes per document
 stay in memory; texts are read back by offset when the mix is written. Cached as stage
 "token_index" keyed by the source artifact and the tokenizer, so every arm mixing the same
 source counts its tokens once.

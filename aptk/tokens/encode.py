@@ -153,21 +153,24 @@ def _encode_chunk(chunk: Chunk) -> tuple[np.ndarray, np.ndarray]:
     return _flat(_rows(chunk[0], _read(chunk), chunk[3])[0])
 
 
-def _count_chunk(chunk: Chunk) -> tuple[np.ndarray, np.ndarray]:
-    """Byte offset and token count (ids + 1 EOS) of every document in a range (the mixer's index)."""
-    texts, offsets = _rows(chunk[0], _read(chunk), chunk[3], chunk[1])
-    size, counts = _WORKER["batch_size"], []
-    for i in range(0, len(texts), size):
-        counts += [len(ids) + 1 for ids in _WORKER["tok"].encode_batch(texts[i : i + size])]
-    return np.asarray(offsets, dtype=np.int64), np.asarray(counts, dtype=np.int64)
-
-
 def tokens_chunk(chunk: Chunk) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Byte offsets, flat tokens (EOS after each document) and lengths (ids + 1 EOS) of every
     document in a range: a source's token shards and its mixer index in one pass."""
     texts, offsets = _rows(chunk[0], _read(chunk), chunk[3], chunk[1])
     flat, lengths = _flat(texts)
     return np.asarray(offsets, dtype=np.int64), flat, lengths
+
+
+def _pool(workers: int, tokenizer_dir: Path, eos_id: int, dtype, batch_size: int):
+    """A pool of `workers` tokenizer processes (fork where available), each set up once."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    return ctx.Pool(
+        workers,
+        initializer=_init_worker,
+        initargs=(str(tokenizer_dir), eos_id, np.dtype(dtype).str, batch_size),
+    )
 
 
 def tokens_ranges(
@@ -181,44 +184,15 @@ def tokens_ranges(
 ) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
     """(file, byte offsets, flat tokens, lengths) of the documents of jsonl `files`, range by
     range in file order, in this process (workers == 1) or a pool of `workers`: same output."""
-    import multiprocessing as mp
-
     chunks = line_chunks(files, workers, min_chunk_bytes)
     if workers <= 1:
         setup_local(tokenizer_dir, eos_id, dtype, batch_size)
         for chunk in chunks:
             yield (chunk[0], *tokens_chunk(chunk))
         return
-    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    with ctx.Pool(
-        workers,
-        initializer=_init_worker,
-        initargs=(str(tokenizer_dir), eos_id, np.dtype(dtype).str, batch_size),
-    ) as pool:
+    with _pool(workers, tokenizer_dir, eos_id, dtype, batch_size) as pool:
         for chunk, res in zip(chunks, pool.imap(tokens_chunk, chunks, chunksize=1)):
             yield (chunk[0], *res)
-
-
-def count_parallel(
-    files: list[Path],
-    tokenizer_dir: Path,
-    workers: int,
-    batch_size: int = 256,
-    min_chunk_bytes: int = 1 << 18,
-) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
-    """(file, byte offsets, token counts) of the documents of jsonl `files`, range by range in
-    file order, counted in `workers` processes."""
-    import multiprocessing as mp
-
-    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    chunks = line_chunks(files, workers, min_chunk_bytes)
-    with ctx.Pool(
-        workers,
-        initializer=_init_worker,
-        initargs=(str(tokenizer_dir), 0, np.dtype(np.int64).str, batch_size),
-    ) as pool:
-        for chunk, (offsets, counts) in zip(chunks, pool.imap(_count_chunk, chunks, chunksize=1)):
-            yield chunk[0], offsets, counts
 
 
 def _encode_texts(batch: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -237,15 +211,8 @@ def encode_parallel(
     """Encode the corpus in `workers` processes, yielding lists of per-document arrays in
     corpus order (identical to `encode_batches` over `text_batches`); jsonl ranges are at
     least `min_chunk_bytes` (see jsonl_chunks)."""
-    import multiprocessing as mp
-
-    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     chunks = jsonl_chunks(corpus_dir, workers, min_chunk_bytes)
-    with ctx.Pool(
-        workers,
-        initializer=_init_worker,
-        initargs=(str(tokenizer_dir), eos_id, np.dtype(dtype).str, batch_size),
-    ) as pool:
+    with _pool(workers, tokenizer_dir, eos_id, dtype, batch_size) as pool:
         results = (
             pool.imap(_encode_chunk, chunks, chunksize=1)
             if chunks is not None
