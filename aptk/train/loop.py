@@ -39,6 +39,7 @@ from aptk.train.common import (
     make_optimizer,
     read_metrics,
     seed_all,
+    thread_key,
     write_metrics,
 )
 from aptk.train.config import TrainConfig, lr_at
@@ -117,6 +118,7 @@ def run(
                 "shape": shape,
                 "vocab_size": vocab,
                 "n_steps": n_steps,
+                **thread_key(train_cfg.threads, env.device.type),
             },
             root=out_root,
             version=VERSION,

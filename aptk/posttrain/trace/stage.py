@@ -52,6 +52,7 @@ from aptk.posttrain.trace.policy import (
     make_oracle,
     triage,
 )
+from aptk.train.common import thread_key
 
 
 @dataclass
@@ -350,7 +351,12 @@ def run(
     """Stage "trace": realign the model in `model_dir` on a triage stage's pairs."""
     validate_all(cfg, "trace")
     st = open_stage(
-        "trace", cfg, inputs={"model": model_dir, "triage": triage_dir}, root=out_root, version="1"
+        "trace",
+        cfg,
+        inputs={"model": model_dir, "triage": triage_dir},
+        extra=thread_key(cfg.threads, cfg.device),
+        root=out_root,
+        version="1",
     )
     if st.done:
         return st.dir
