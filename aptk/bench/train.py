@@ -36,6 +36,8 @@ from aptk.train.model import DEFAULT_VOCAB, ModelConfig
 
 LOOPS = ("aptk", "aptk_eager", "plain", "hf_trainer", "hf_trainer_compile")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+# attention per dtype, as the recipes set it: conf/train/default.yaml (fp32) and bf16.yaml
+ATTN = {"float32": "sdpa", "bfloat16": "eager"}
 
 
 def matmul_peak(dtype: torch.dtype, n: int = 1024, seconds: float = 1.0) -> float:
@@ -83,20 +85,25 @@ def _batches(shards: Path, steps: int, batch: int, seq_len: int) -> list[torch.T
     return [torch.cat([x, y[:, -1:]], dim=1) for x, y in (st.get(s, 0) for s in range(steps))]
 
 
-def _model(cfg: ModelConfig, vocab: int, seed: int = 0):
+def _model(cfg: ModelConfig, vocab: int, seed: int = 0, attn: str = "sdpa"):
     from transformers import LlamaForCausalLM
 
     lc = cfg.to_llama_config(vocab, 1, 2, 0)
-    lc._attn_implementation = "sdpa"
+    lc._attn_implementation = attn
     torch.manual_seed(seed)
     return LlamaForCausalLM(lc)
 
 
 def plain_loop(
-    cfg: ModelConfig, vocab: int, windows: list[torch.Tensor], dtype: str, warmup: int
+    cfg: ModelConfig,
+    vocab: int,
+    windows: list[torch.Tensor],
+    dtype: str,
+    warmup: int,
+    attn: str = "sdpa",
 ) -> list[float]:
     """Seconds per timed step of a minimal forward/backward/AdamW loop."""
-    model = _model(cfg, vocab)
+    model = _model(cfg, vocab, attn=attn)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.1, fused=True)
     times = []
     for i, w in enumerate(windows):
@@ -146,6 +153,7 @@ def hf_trainer(
     warmup: int,
     out: Path,
     compile: bool = False,
+    attn: str = "sdpa",
 ) -> list[float]:
     """Seconds per timed step of transformers.Trainer on the same windows (labels = inputs);
     `compile` sets its `torch_compile` argument (compiles the model, not the loss)."""
@@ -181,7 +189,9 @@ def hf_trainer(
         seed=0,
         torch_compile=compile,
     )
-    Trainer(model=_model(cfg, vocab), args=args, train_dataset=rows, callbacks=[Timer()]).train()
+    Trainer(
+        model=_model(cfg, vocab, attn=attn), args=args, train_dataset=rows, callbacks=[Timer()]
+    ).train()
     return times
 
 
@@ -196,6 +206,7 @@ def aptk_loop(
     dtype: str,
     warmup: int,
     compile: bool = True,
+    attn: str = "sdpa",
 ) -> list[float]:
     """Seconds per timed step of aptk.train.run (log every step, no checkpoints; the
     metrics row's interval includes writing metrics.jsonl). `compile` is the trainer's
@@ -212,6 +223,7 @@ def aptk_loop(
         progress=False,
         dtype=dtype,
         compile=compile,
+        attn_implementation=attn,
     )
     d = run(tcfg, cfg, shards, tok, out)
     rows = [json.loads(x) for x in (d / "metrics.jsonl").read_text().splitlines()]
@@ -230,13 +242,18 @@ def bench(
     peak_seconds: float = 1.0,
     rounds: int = 2,
     loops: tuple[str, ...] = LOOPS,
+    attn: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Every dtype in `dtypes` in one process: `rounds` times, GEMM peaks of fp32 and bf16
     (1024^2 and the model's own shapes) then, per dtype, the loops in turn (plain, aptk, HF);
     the fastest step and the highest peak over all rounds count, so slow phases of background
     load do not favour whichever loop ran in a quiet moment. `loops` picks a subset of LOOPS
     ("plain" and "hf_trainer" always run: the references). Model FLOP/s are reported against
-    the best peak measured (any dtype, any shape) and against their own dtype's peaks."""
+    the best peak measured (any dtype, any shape) and against their own dtype's peaks.
+    `attn` is the attention implementation per dtype, used by every loop of that dtype (like for
+    like): by default the recipes' own, SDPA for fp32 (conf/train/default.yaml) and eager for
+    bf16 (conf/train/bf16.yaml: the CPU flash-attention kernels are slow in bf16)."""
+    attn = {**ATTN, **(attn or {})}
     if threads > 0:
         torch.set_num_threads(threads)
     cfg = ModelConfig(size=size)
@@ -256,16 +273,18 @@ def bench(
                 p["model_shapes"] = max(p["model_shapes"], sp)
             for d in dtypes:
                 s = secs[d]
-                s["plain"] += plain_loop(cfg, vocab, windows, d, warmup)
+                s["plain"] += plain_loop(cfg, vocab, windows, d, warmup, attn[d])
                 for key, comp in (("aptk", True), ("aptk_eager", False)):
                     if key in s:
                         out = root / f"{key}-{d}-{r}"
                         s[key] += aptk_loop(
-                            cfg, shards, tok, out, steps, batch, seq_len, d, warmup, comp
+                            cfg, shards, tok, out, steps, batch, seq_len, d, warmup, comp, attn[d]
                         )
                 for key, comp in (("hf_trainer", False), ("hf_trainer_compile", True)):
                     if key in s:
-                        s[key] += hf_trainer(cfg, vocab, windows, d, warmup, root / key, comp)
+                        s[key] += hf_trainer(
+                            cfg, vocab, windows, d, warmup, root / key, comp, attn[d]
+                        )
     fpt, _ = flops_per_token(cfg, vocab, seq_len)
     best_peak = max(v for p in peak.values() for v in p.values())
     best_peak_at = max(((d, k) for d in peak for k in peak[d]), key=lambda t: peak[t[0]][t[1]])
@@ -298,6 +317,7 @@ def bench(
         "timed_steps": steps - warmup,
         "rounds": rounds,
         "dtypes": list(dtypes),
+        "attn": {d: attn[d] for d in dtypes},
         "threads": torch.get_num_threads(),
         "flops_per_token": fpt,
         "peaks": peak,
@@ -314,7 +334,8 @@ def format_result(r: dict[str, Any]) -> str:
         (
             f"{r['size']} vocab {r['vocab']}, {r['batch']}x{r['seq_len']} tokens/step, "
             f"{r['threads']} threads, fastest of {r['rounds']} x {r['timed_steps']} timed steps "
-            "(median in brackets)"
+            "(median in brackets); attention "
+            + ", ".join(f"{d} {a}" for d, a in r.get("attn", {}).items())
         ),
         "GEMM peaks (GFLOP/s): "
         + ", ".join(
@@ -351,13 +372,32 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch threads (0 = torch default)")
     ap.add_argument("--vocab", type=int, default=None)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument(
+        "--attn",
+        default="",
+        help="dtype=impl overrides of the attention per dtype, e.g. bfloat16=sdpa (default: "
+        + ", ".join(f"{k}={v}" for k, v in ATTN.items())
+        + ")",
+    )
     ap.add_argument("--out", default=None)
     a = ap.parse_args(argv)
     dts = tuple(a.dtypes.split(","))
     if not set(dts) <= set(DTYPES):
         ap.error(f"--dtypes: each one of {sorted(DTYPES)}")
+    attn = dict(kv.split("=", 1) for kv in a.attn.split(",") if kv)
+    if not set(attn) <= set(DTYPES):
+        ap.error(f"--attn: keys must be among {sorted(DTYPES)}")
     r = bench(
-        a.size, a.seq_len, a.batch, a.steps, a.warmup, dts, a.threads, a.vocab, rounds=a.rounds
+        a.size,
+        a.seq_len,
+        a.batch,
+        a.steps,
+        a.warmup,
+        dts,
+        a.threads,
+        a.vocab,
+        rounds=a.rounds,
+        attn=attn,
     )
     print(format_result(r))
     if a.out:
