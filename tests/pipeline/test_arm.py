@@ -78,13 +78,17 @@ def test_second_run_reuses_every_stage(debug_runs: Path) -> None:
 
 
 def test_runtime_knobs_change_no_stage_key(debug_runs: Path) -> None:
-    """threads, worker counts and progress bars are runtime fields: same stages, all reused."""
+    """Worker counts and progress bars are runtime fields, and `threads` given explicitly at the
+    count the fixture ran with (0 = torch's) is the same effective CPU thread count (the only form
+    in which threads enter training keys): same stages, all reused."""
+    import torch
+
     pipeline.run(
         compose_exp(
             "experiment=aligned",
             "size=debug",
             f"out_root={debug_runs}",
-            "threads=1",
+            f"threads={torch.get_num_threads()}",
             "shards.workers=2",
             "mix.count_workers=2",
             "train.progress=false",
