@@ -156,9 +156,26 @@ class Stage:
         files: list[str] | None = None,
         extra: dict[str, Any] | None = None,
         timings: dict[str, float] | None = None,
+        digests: dict[str, str] | None = None,
     ) -> dict:
-        """Write manifest.json last. `files` (relative names) get their sha256 recorded."""
-        fingerprints = {f: sha256_file(self.dir / f) for f in sorted(files or [])}
+        """Write manifest.json last. `files` (relative names) get their sha256 recorded.
+
+        `digests` {name: sha256 hex}: digests the stage computed itself while writing those
+        files (e.g. the shard writer hashes each buffer as it writes it), recorded as given
+        instead of reading the files again. Every name must be in `files` and exist; the
+        digest is trusted (the caller hashed exactly the bytes it wrote)."""
+        given = digests or {}
+        names = set(files or [])
+        for f, h in given.items():
+            if f not in names:
+                raise ValueError(f"{self.dir}: digest given for {f!r}, which is not in files")
+            if not (self.dir / f).is_file():
+                raise FileNotFoundError(f"{self.dir / f}: digest given but no such file")
+            if len(h) != 64 or any(c not in "0123456789abcdef" for c in h):
+                raise ValueError(f"{self.dir}: digest of {f!r} is not a sha256 hex: {h!r}")
+        fingerprints = {
+            f: given[f] if f in given else sha256_file(self.dir / f) for f in sorted(names)
+        }
         manifest = {
             "stage": self.name,
             "version": self.version,

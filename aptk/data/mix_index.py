@@ -44,6 +44,7 @@ class SourceIndex:
             tokens,
         )
         self.dir = dir
+        self.digests: dict[str, str] = {}  # sha256 of files written by build (for the manifest)
         self.total = int(tokens.sum())
         self.start = np.concatenate([[0], np.cumsum(tokens)[:-1]]).astype(np.int64)
 
@@ -87,9 +88,11 @@ class SourceIndex:
             writer.abort()
             raise
         assert writer.files[0] == f"00000{SUFFIX}"
-        return cls(
+        idx = cls(
             name, files, np.concatenate(offs), np.concatenate(fidx), np.concatenate(ntok), out_dir
         )
+        idx.digests = writer.digests  # the token shard's sha256, hashed while writing
+        return idx
 
     def save(self, d: Path, source_root: Path) -> list[str]:
         """index.npz + files.json (paths relative to the source root, or to d when spooled)."""
@@ -187,5 +190,5 @@ def token_index(
         return SourceIndex.load(name, st.dir, Path(source))
     idx = SourceIndex.build(name, Path(source), Path(tokenizer_dir), st.dir, batch, workers)
     files = idx.save(st.dir, Path(source))
-    st.finish(counts={"docs": len(idx), "tokens": idx.total}, files=files)
+    st.finish(counts={"docs": len(idx), "tokens": idx.total}, files=files, digests=idx.digests)
     return idx

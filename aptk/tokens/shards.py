@@ -12,6 +12,7 @@ uint64 cumulative end position (in tokens) of each document in that file; `NNNNN
 from __future__ import annotations
 
 import argparse
+import hashlib
 import math
 import os
 import tempfile
@@ -74,15 +75,21 @@ def token_size_for(vocab_size: int) -> int:
 
 
 class _AtomicFile:
-    """Stream into a temp file beside `path`; fsync and rename into place on success."""
+    """Stream into a temp file beside `path`; fsync and rename into place on success. The
+    sha256 of the bytes written is kept as they are written (the stage manifest's fingerprint,
+    without reading the file back)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         fd, self.tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         self.f = os.fdopen(fd, "wb")
+        self.sha256 = hashlib.sha256()
 
-    def write(self, data: bytes) -> None:
+    def write(self, data) -> None:
+        """Append `data` (bytes or any C-contiguous buffer); callable from one other thread at
+        a time (the GIL is released while writing and hashing large buffers)."""
         self.f.write(data)
+        self.sha256.update(data)
 
     def commit(self) -> None:
         self.f.flush()
@@ -108,6 +115,8 @@ class ShardWriter:
         )
         self.dtype = np.dtype("<u2" if token_size == 2 else "<u4")
         self.files: list[str] = []
+        #: sha256 hex of every file written (hashed while writing: Stage.finish(digests=))
+        self.digests: dict[str, str] = {}
         self.total_tokens = self.total_docs = 0
         self._f: _AtomicFile | None = None
         self._ends: list[int] = []
@@ -140,17 +149,17 @@ class ShardWriter:
             return
         stem = f"{len(self.files) // 3:05d}{SUFFIX}"
         self._f.commit()
-        from aptk.core.io import atomic_write_bytes, atomic_write_text
+        from aptk.core.io import atomic_write_bytes
 
-        atomic_write_bytes(
-            self.out_dir / f"{stem}.index", np.asarray(self._ends, dtype="<u8").tobytes()
-        )
-        atomic_write_text(
-            self.out_dir / f"{stem}.metadata",
-            "\n".join(
-                [f"{self.name}|{self.token_size}", str(self._n), humanize_metric(self._n, unit="T")]
-            ),
-        )
+        index = np.asarray(self._ends, dtype="<u8").tobytes()
+        meta = "\n".join(
+            [f"{self.name}|{self.token_size}", str(self._n), humanize_metric(self._n, unit="T")]
+        ).encode("utf-8")
+        atomic_write_bytes(self.out_dir / f"{stem}.index", index)
+        atomic_write_bytes(self.out_dir / f"{stem}.metadata", meta)
+        self.digests[stem] = self._f.sha256.hexdigest()
+        self.digests[f"{stem}.index"] = hashlib.sha256(index).hexdigest()
+        self.digests[f"{stem}.metadata"] = hashlib.sha256(meta).hexdigest()
         self.files += [stem, f"{stem}.index", f"{stem}.metadata"]
         self.total_tokens += self._n
         self.total_docs += len(self._ends)
@@ -238,6 +247,7 @@ def _finish(
             "shards": len(writer.files) // 3,
         },
         files=writer.files,
+        digests=writer.digests,  # hashed while writing: no second read of the shards
         extra={
             "token_size": token_size,
             "vocab_size": vocab,
