@@ -25,6 +25,8 @@ How it is fast and small (docs/token_mix.md, "Mixer throughput"):
 
 from __future__ import annotations
 
+import errno
+import mmap
 import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -35,6 +37,9 @@ import numpy as np
 from numba import types
 
 from aptk.core.manifest import read_manifest
+from aptk.tokens.shards import _AtomicFile
+
+ALIGN = 4096  # O_DIRECT block: buffer address, file offset and length multiples of this
 
 # ssize_t pread(int fd, void *buf, size_t count, off_t offset), resolved from the C library
 # already loaded in the process (pointer and sizes passed as intp: same ABI on 64-bit Linux)
@@ -87,8 +92,11 @@ def _source_map(d: Path, tokenizer_key: str) -> tuple[Path, int, np.ndarray, np.
     )
 
 
-def copy_plan(mix_dir: Path, tokenizer_dir: Path, writer, eos_id: int) -> None:
-    """Copy the mix's planned documents into `writer` (aptk.tokens.shards.ShardWriter)."""
+def copy_plan(
+    mix_dir: Path, tokenizer_dir: Path, writer, eos_id: int, direct: bool = False
+) -> None:
+    """Copy the mix's planned documents into `writer` (aptk.tokens.shards.ShardWriter);
+    `direct`: write the .ds files with O_DIRECT (_DirectFile)."""
     man = read_manifest(mix_dir)
     names = [s["name"] for s in man["config"]["cfg"]["sources"]]
     tok_key = read_manifest(tokenizer_dir)["key"]
@@ -108,7 +116,7 @@ def copy_plan(mix_dir: Path, tokenizer_dir: Path, writer, eos_id: int) -> None:
     out_len = np.where(cut > 0, cut, lens)
     fds = [os.open(f, os.O_RDONLY) for f, _, _, _ in maps]
     try:
-        copy_docs(writer, fds, src, starts, out_len, cut > 0, eos_id)
+        copy_docs(writer, fds, src, starts, out_len, cut > 0, eos_id, direct=direct)
     finally:
         for fd in fds:
             os.close(fd)
@@ -124,20 +132,24 @@ def copy_docs(
     eos: int,
     buf_tokens: int = 1 << 22,
     depth: int = 3,
+    direct: bool = False,
 ) -> None:
     """Documents as token ranges of source files (tokens [start, start+len) of the file
     open as fds[src], same token size; a truncated one is its first len - 1 tokens then
-    `eos`), gathered into `depth` rotating buffers of `buf_tokens` (a document longer than a
-    buffer gets its own array) and written + hashed by one writer thread; files are cut
-    exactly as `add` cuts them (after the document that crosses max_tokens)."""
+    `eos`), gathered into `depth` rotating page-aligned buffers of `buf_tokens` (a document
+    longer than a buffer gets its own) and written + hashed by one writer thread; files are
+    cut exactly as `add` cuts them (after the document that crosses max_tokens). `direct`:
+    each buffer's whole 4 KiB blocks are written with O_DIRECT and the rest carried to the
+    front of the next buffer (a file's last partial block goes through the page cache)."""
     ts = self.dtype.itemsize
+    align = ALIGN // ts if direct else 1  # tokens per block written at once
     fd_arr = np.asarray(fds, dtype=np.int32)
     src = np.ascontiguousarray(src, dtype=np.int32)
     starts = np.ascontiguousarray(starts, dtype=np.int64)
     lens = np.ascontiguousarray(lens, dtype=np.int64)
     trunc = np.ascontiguousarray(trunc, dtype=np.bool_)
     eos_t = self.dtype.type(eos)
-    free = [np.empty(buf_tokens, self.dtype) for _ in range(depth)]
+    free = [_aligned_empty(buf_tokens, self.dtype) for _ in range(depth)]
     pending: deque[tuple[Future, np.ndarray | None]] = deque()
 
     def drain(keep: int) -> None:
@@ -147,10 +159,10 @@ def copy_docs(
             if arr is not None:
                 free.append(arr)
 
-    def fill(buf: np.ndarray, i: int, end: int) -> tuple[int, int]:
-        """Gather documents from i into buf (compiled); a document whose pread failed is
-        redone in Python (raises unless the failure was transient, e.g. EINTR)."""
-        k, p = i, 0
+    def fill(buf: np.ndarray, p: int, i: int, end: int) -> tuple[int, int]:
+        """Gather documents from i into buf from position p (compiled); a document whose
+        pread failed is redone in Python (raises unless it was transient, e.g. EINTR)."""
+        k = i
         while True:
             k, p, failed = _gather(fd_arr, ts, src, starts, lens, trunc, eos_t, buf, p, k, end)
             if not failed:
@@ -169,21 +181,32 @@ def copy_docs(
                 cum = np.cumsum(lens[i:]) + self._n
                 j = int(np.searchsorted(cum, self.max_tokens, side="left"))  # closes after i+j
                 b = min(i + j + 1, n_docs)
-                self.open_file()
+                self.open_file(_DirectFile if direct else None)
                 out = self._f
+                tail = np.zeros(0, self.dtype)  # < align tokens not yet written
                 while i < b:
-                    while not free:  # every buffer in flight: wait for the oldest write
-                        drain(len(pending) - 1)
-                    buf = free.pop()
-                    k, p = fill(buf, i, b)
-                    if k == i:  # document i is longer than a buffer: its own array
-                        free.append(buf)
-                        buf = np.empty(int(lens[i]), self.dtype)
-                        k, p = fill(buf, i, i + 1)
-                        pending.append((ex.submit(out.write, memoryview(buf).cast("B")), None))
+                    c = len(tail)
+                    if c + int(lens[i]) > buf_tokens:  # document i alone exceeds a buffer
+                        buf, recycle = _aligned_empty(c + int(lens[i]), self.dtype), False
+                        buf[:c] = tail
+                        k, p = fill(buf, c, i, i + 1)
                     else:
-                        pending.append((ex.submit(out.write, memoryview(buf[:p]).cast("B")), buf))
+                        while not free:  # every buffer in flight: wait for the oldest write
+                            drain(len(pending) - 1)
+                        buf, recycle = free.pop(), True
+                        buf[:c] = tail
+                        k, p = fill(buf, c, i, b)
+                    whole = p - p % align
+                    tail = buf[whole:p].copy()
+                    if whole:
+                        w = memoryview(buf[:whole]).cast("B")
+                        fut = ex.submit(out.write, w, True) if direct else ex.submit(out.write, w)
+                        pending.append((fut, buf if recycle else None))
+                    elif recycle:
+                        free.append(buf)
                     i = k
+                if len(tail):
+                    pending.append((ex.submit(out.write, memoryview(tail).cast("B")), None))
                 drain(0)  # every buffer of this file written before the file is closed
                 self._ends.extend(cum[: b - first].tolist())
                 self._n = int(cum[b - first - 1])
@@ -191,6 +214,61 @@ def copy_docs(
                     self.close_file()
         finally:
             drain_quiet(pending)
+
+
+def _aligned_empty(n: int, dtype: np.dtype) -> np.ndarray:
+    """An uninitialised array starting on a page boundary (anonymous mmap): O_DIRECT needs it."""
+    mm = mmap.mmap(-1, max(n * np.dtype(dtype).itemsize, 1))
+    return np.frombuffer(mm, dtype=dtype, count=n)
+
+
+class _DirectFile(_AtomicFile):
+    """An _AtomicFile whose aligned writes (`write(data, True)`: whole 4 KiB blocks from a
+    page-aligned buffer) go through a second descriptor opened with O_DIRECT, bypassing the
+    page cache: on the VM this was measured on, buffered writes of new pages ran at 0.1-0.2
+    GB/s (kernel time allocating page cache), O_DIRECT at ~1.8 GB/s. Other writes, and every
+    write when O_DIRECT is refused (EINVAL: tmpfs on older kernels, other block sizes), go
+    through the page cache. Same bytes, same sha256 either way; commit still fsyncs."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.pos = 0
+        try:
+            self.dfd: int | None = os.open(self.tmp, os.O_WRONLY | os.O_DIRECT)
+        except (OSError, AttributeError):
+            self.dfd = None
+
+    def write(self, data, aligned: bool = False) -> None:
+        mv = memoryview(data).cast("B")
+        fd = self.dfd if aligned and self.dfd is not None else self.f.fileno()
+        done = 0
+        while done < len(mv):
+            try:
+                n = os.pwrite(fd, mv[done:], self.pos + done)
+            except OSError as e:
+                if fd != self.dfd or e.errno != errno.EINVAL:
+                    raise
+                os.close(self.dfd)
+                self.dfd, fd = None, self.f.fileno()  # O_DIRECT refused: the page cache
+                continue
+            done += n
+            if n % ALIGN:
+                fd = self.f.fileno()  # a partial write: the rest is not block-aligned
+        self.pos += len(mv)
+        self.sha256.update(mv)
+
+    def _close_direct(self) -> None:
+        if self.dfd is not None:
+            os.close(self.dfd)
+            self.dfd = None
+
+    def commit(self) -> None:
+        self._close_direct()
+        super().commit()  # fsync (data and metadata), close, rename
+
+    def abort(self) -> None:
+        self._close_direct()
+        super().abort()
 
 
 def drain_quiet(pending: deque) -> None:

@@ -39,6 +39,9 @@ class ShardsConfig:
     batch_size: int = runtime_field(1000)
     workers: int = runtime_field(1)
     tokenizer_name: str = ""  # metadata name; default "<tokenizer name>:<tokenizer stage key>"
+    direct_io: bool = runtime_field(
+        True, doc="copying a mix: write shards with O_DIRECT (page cache bypassed; same bytes)"
+    )
 
     def validate(self, prefix: str) -> None:
         check(self.max_tokens_per_file > 0, prefix, "max_tokens_per_file", "must be positive")
@@ -122,10 +125,10 @@ class ShardWriter:
         self._ends: list[int] = []
         self._n = 0
 
-    def open_file(self) -> None:
-        """Start the next NNNNN.ds unless one is open."""
+    def open_file(self, factory: type | None = None) -> None:
+        """Start the next NNNNN.ds unless one is open (`factory`: an _AtomicFile subclass)."""
         if self._f is None:
-            self._f = _AtomicFile(self.out_dir / f"{len(self.files) // 3:05d}{SUFFIX}")
+            self._f = (factory or _AtomicFile)(self.out_dir / f"{len(self.files) // 3:05d}{SUFFIX}")
 
     def add(self, doc: np.ndarray) -> None:
         self.open_file()
@@ -199,7 +202,7 @@ def run(
 
         t0 = time.perf_counter()
         try:
-            copy_plan(Path(corpus_dir), Path(tokenizer_dir), writer, tok.eos_id)
+            copy_plan(Path(corpus_dir), Path(tokenizer_dir), writer, tok.eos_id, cfg.direct_io)
             t1 = time.perf_counter()
             writer.close_file()
         except BaseException:
@@ -358,8 +361,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", default="outputs")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--max-tokens-per-file", type=int, default=100_000_000)
+    ap.add_argument("--buffered-io", action="store_true", help="copying a mix: no O_DIRECT")
     a = ap.parse_args(argv)
-    cfg = ShardsConfig(workers=a.workers, max_tokens_per_file=a.max_tokens_per_file)
+    cfg = ShardsConfig(
+        workers=a.workers, max_tokens_per_file=a.max_tokens_per_file, direct_io=not a.buffered_io
+    )
     cfg.validate("shards")
     print(run(cfg, Path(a.corpus), Path(a.tokenizer), Path(a.out)))
 

@@ -1,6 +1,7 @@
 """aptk.tokens.copy.copy_docs (the compiled range gather) writes exactly what ShardWriter.add
 writes for the same documents: every buffer size (documents longer than a buffer included),
-file cuts, token sizes; the digests it records are the files' sha256; a short source raises."""
+file cuts, token sizes, through the page cache and with O_DIRECT (whole blocks written, the
+rest carried over); the digests it records are the files' sha256; a short source raises."""
 
 from __future__ import annotations
 
@@ -51,19 +52,22 @@ def _expected(tmp_path, sources, src, doc, lens, trunc, size, max_tokens):
     return w
 
 
+@pytest.mark.parametrize("direct", [False, True])
 @pytest.mark.parametrize("dtype", [np.uint16, np.uint32])
-@pytest.mark.parametrize(("buf_tokens", "max_tokens"), [(1 << 20, 10**9), (64, 500), (7, 97)])
-def test_copy_equals_add(tmp_path, dtype, buf_tokens, max_tokens):
+@pytest.mark.parametrize(
+    ("buf_tokens", "max_tokens"), [(1 << 20, 10**9), (64, 500), (7, 97), (3000, 2500)]
+)
+def test_copy_equals_add(tmp_path, dtype, buf_tokens, max_tokens, direct):
     rng = np.random.default_rng(buf_tokens + max_tokens)
     size = np.dtype(dtype).itemsize
     sources = _sources(tmp_path, rng, dtype)
-    src, doc, starts, lens, trunc = _plan(rng, sources, 300)
+    src, doc, starts, lens, trunc = _plan(rng, sources, 600)
     (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
     ref = _expected(tmp_path / "a", sources, src, doc, lens, trunc, size, max_tokens)
     w = ShardWriter(tmp_path / "b", "t", size, max_tokens)
     fds = [os.open(f, os.O_RDONLY) for f, *_ in sources]
     try:
-        copy_docs(w, fds, src, starts, lens, trunc, EOS, buf_tokens=buf_tokens, depth=2)
+        copy_docs(w, fds, src, starts, lens, trunc, EOS, buf_tokens, depth=2, direct=direct)
     finally:
         for fd in fds:
             os.close(fd)
