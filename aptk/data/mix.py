@@ -24,7 +24,6 @@ import argparse
 import itertools
 import logging
 import time
-from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -156,27 +155,89 @@ def _quotas(cfg: MixConfig, segs: list[dict]) -> list[dict[str, int]]:
 
 
 class _Drawer:
-    """Draw documents of one source in a seeded shuffle; a new shuffle for every epoch."""
+    """Draw documents of one source in a seeded shuffle; a new shuffle for every epoch.
+    `peek(m)` / `advance(k)` are `next()` called m / k times, in bulk."""
 
     def __init__(self, idx: SourceIndex, seed: int) -> None:
         self.idx, self.seed, self.epoch, self.pos = idx, seed, 0, 0
-        self.order = self._perm()
+        self._perms: dict[int, np.ndarray] = {}
+        self.order = self._perm(0)
 
-    def _perm(self) -> np.ndarray:
-        rng = np.random.default_rng(derive_seed(self.seed, "mix", self.idx.name, self.epoch))
-        return rng.permutation(len(self.idx))
+    def _perm(self, epoch: int) -> np.ndarray:
+        if epoch not in self._perms:
+            rng = np.random.default_rng(derive_seed(self.seed, "mix", self.idx.name, epoch))
+            self._perms = {e: o for e, o in self._perms.items() if e >= self.epoch}
+            self._perms[epoch] = rng.permutation(len(self.idx))
+        return self._perms[epoch]
 
     def next(self) -> tuple[int, int]:
         if self.pos >= len(self.order):
             self.epoch += 1
             self.pos = 0
-            self.order = self._perm()
+            self.order = self._perm(self.epoch)
         self.pos += 1
         return int(self.order[self.pos - 1]), self.epoch
+
+    def peek(self, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """(documents, epochs) the next m calls of next() return, without drawing them."""
+        docs = [self.order[self.pos : self.pos + m]]
+        have, e = len(docs[0]), self.epoch
+        eps = [np.full(have, e, np.int64)]
+        while have < m:
+            e += 1
+            take = self._perm(e)[: m - have]
+            docs.append(take)
+            eps.append(np.full(len(take), e, np.int64))
+            have += len(take)
+        return np.concatenate(docs), np.concatenate(eps)
+
+    def advance(self, k: int) -> None:
+        """Draw k documents (the state next() called k times leaves)."""
+        while k > 0:
+            if self.pos >= len(self.order):
+                self.epoch += 1
+                self.pos = 0
+                self.order = self._perm(self.epoch)
+            step = min(k, len(self.order) - self.pos)
+            self.pos += step
+            k -= step
 
     @property
     def epochs(self) -> float:
         return self.epoch + self.pos / len(self.order)
+
+
+def _draw(cfg: MixConfig, dr: _Drawer, q: int) -> tuple[np.ndarray, ...]:
+    """One source's documents for a quota of q tokens: (doc, epoch, cut, key), exactly what
+    drawing one document at a time gives: whole documents while they fit; the first that
+    does not fit is cut to the remaining tokens (truncate_last), or dropped when fewer than
+    min_truncated_tokens remain (it is still drawn), or kept whole (not truncate_last)."""
+    tokens = dr.idx.tokens
+    m = max(16, int(1.25 * q * len(tokens) / max(dr.idx.total, 1)) + 16)
+    while True:
+        docs, eps = dr.peek(m)
+        t = tokens[docs].astype(np.int64)
+        incl = np.cumsum(t)
+        n_fit = int(np.searchsorted(incl, q, side="right"))  # whole documents within q
+        if n_fit < m:
+            break
+        m *= 2
+    before = incl - t  # tokens placed before each document
+    n = n_fit
+    cut = np.zeros(n_fit + 1, np.int64)
+    got = int(incl[n_fit - 1]) if n_fit else 0
+    drawn = n_fit
+    if got < q:  # document n_fit is drawn and does not fit
+        drawn += 1
+        if not cfg.truncate_last:
+            n += 1
+        elif q - got >= cfg.min_truncated_tokens:
+            n += 1
+            cut[n_fit] = q - got
+    placed = np.where(cut[:n] > 0, cut[:n], t[:n])
+    key = (before[:n].astype(np.float64) + placed / 2) / q  # progress through the quota
+    dr.advance(drawn)
+    return docs[:n].astype(np.int64), eps[:n].astype(np.int32), cut[:n], key
 
 
 def plan(cfg: MixConfig, idx: dict[str, SourceIndex]) -> tuple[list[dict], list[dict], dict]:
@@ -187,33 +248,24 @@ def plan(cfg: MixConfig, idx: dict[str, SourceIndex]) -> tuple[list[dict], list[
     drawers = {n: _Drawer(idx[n], cfg.seed) for n in names}
     plans = []
     for seg, quota in zip(segs, quotas):
-        src, doc, ep, cut = array("i"), array("q"), array("i"), array("q")
-        key = array("d")
-        for si, n in enumerate(names):
-            q = quota.get(n, 0)
-            got = 0
-            while got < q:
-                d, e = drawers[n].next()
-                t = int(idx[n].tokens[d])
-                c = 0
-                if got + t > q and cfg.truncate_last:
-                    if q - got < cfg.min_truncated_tokens:
-                        break  # undershoot by < min_truncated_tokens
-                    c, t = q - got, q - got
-                key.append((got + t / 2) / q)  # progress through this source's quota
-                got += t
-                src.append(si), doc.append(d), ep.append(e), cut.append(c)
-        order = (
-            np.lexsort((np.frombuffer(src, np.int32), np.frombuffer(key, np.float64)))
-            if len(key)
-            else np.zeros(0, dtype=np.int64)
+        parts = [
+            (si, *_draw(cfg, drawers[n], quota[n]))
+            for si, n in enumerate(names)
+            if quota.get(n, 0) > 0
+        ]
+        src = np.concatenate([np.full(len(d), si, np.int32) for si, d, *_ in parts] or [[]])
+        src = src.astype(np.int32)
+        doc, ep, cut, key = (
+            np.concatenate([p[k] for p in parts]) if parts else np.zeros(0, dt)
+            for k, dt in ((1, np.int64), (2, np.int32), (3, np.int64), (4, np.float64))
         )
+        order = np.lexsort((src, key)) if len(key) else np.zeros(0, dtype=np.int64)
         plans.append(
             {
-                "src": np.frombuffer(src, np.int32)[order],
-                "doc": np.frombuffer(doc, np.int64)[order],
-                "epoch": np.frombuffer(ep, np.int32)[order],
-                "cut": np.frombuffer(cut, np.int64)[order],
+                "src": src[order],
+                "doc": doc[order],
+                "epoch": ep[order],
+                "cut": cut[order],
                 "phase": seg["phase"],
                 "quota": quota,
             }
