@@ -26,8 +26,10 @@ How it is fast and small (docs/token_mix.md, "Mixer throughput"):
 from __future__ import annotations
 
 import errno
+import hashlib
 import mmap
 import os
+import tempfile
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -37,7 +39,6 @@ import numpy as np
 from numba import types
 
 from aptk.core.manifest import read_manifest
-from aptk.tokens.shards import _AtomicFile
 
 ALIGN = 4096  # O_DIRECT block: buffer address, file offset and length multiples of this
 
@@ -222,17 +223,19 @@ def _aligned_empty(n: int, dtype: np.dtype) -> np.ndarray:
     return np.frombuffer(mm, dtype=dtype, count=n)
 
 
-class _DirectFile(_AtomicFile):
-    """An _AtomicFile whose aligned writes (`write(data, True)`: whole 4 KiB blocks from a
-    page-aligned buffer) go through a second descriptor opened with O_DIRECT, bypassing the
-    page cache: on the VM this was measured on, buffered writes of new pages ran at 0.1-0.2
-    GB/s (kernel time allocating page cache), O_DIRECT at ~1.8 GB/s. Other writes, and every
-    write when O_DIRECT is refused (EINVAL: tmpfs on older kernels, other block sizes), go
-    through the page cache. Same bytes, same sha256 either way; commit still fsyncs."""
+class _DirectFile:
+    """aptk.tokens.shards._AtomicFile (temp file beside `path`, sha256 of the bytes as they
+    are written, fsync + rename on commit) whose aligned writes (`write(data, True)`: whole
+    4 KiB blocks from a page-aligned buffer) go through a second descriptor opened with
+    O_DIRECT, bypassing the page cache: on the VM this was measured on, buffered writes of new
+    pages ran at 0.1-0.2 GB/s (kernel time allocating page cache), O_DIRECT at ~1.8 GB/s.
+    Other writes, and every write when O_DIRECT is refused (EINVAL: tmpfs on older kernels,
+    other block sizes), go through the page cache. Same bytes and sha256 either way."""
 
     def __init__(self, path: Path) -> None:
-        super().__init__(path)
-        self.pos = 0
+        self.path = path
+        fd, self.tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        self.fd, self.pos, self.sha256 = fd, 0, hashlib.sha256()
         try:
             self.dfd: int | None = os.open(self.tmp, os.O_WRONLY | os.O_DIRECT)
         except (OSError, AttributeError):
@@ -240,7 +243,7 @@ class _DirectFile(_AtomicFile):
 
     def write(self, data, aligned: bool = False) -> None:
         mv = memoryview(data).cast("B")
-        fd = self.dfd if aligned and self.dfd is not None else self.f.fileno()
+        fd = self.dfd if aligned and self.dfd is not None else self.fd
         done = 0
         while done < len(mv):
             try:
@@ -248,12 +251,12 @@ class _DirectFile(_AtomicFile):
             except OSError as e:
                 if fd != self.dfd or e.errno != errno.EINVAL:
                     raise
-                os.close(self.dfd)
-                self.dfd, fd = None, self.f.fileno()  # O_DIRECT refused: the page cache
+                self._close_direct()
+                fd = self.fd  # O_DIRECT refused: the page cache
                 continue
             done += n
             if n % ALIGN:
-                fd = self.f.fileno()  # a partial write: the rest is not block-aligned
+                fd = self.fd  # a partial write: the rest is not block-aligned
         self.pos += len(mv)
         self.sha256.update(mv)
 
@@ -264,11 +267,15 @@ class _DirectFile(_AtomicFile):
 
     def commit(self) -> None:
         self._close_direct()
-        super().commit()  # fsync (data and metadata), close, rename
+        os.fsync(self.fd)
+        os.close(self.fd)
+        os.replace(self.tmp, self.path)
 
     def abort(self) -> None:
         self._close_direct()
-        super().abort()
+        os.close(self.fd)
+        if os.path.exists(self.tmp):
+            os.unlink(self.tmp)
 
 
 def drain_quiet(pending: deque) -> None:
