@@ -7,8 +7,12 @@ tokenizer. Then, each in a child process whose own peak RSS is read from os.wait
 1. `python -m aptk.data.mix --no-text` plans {base: 0.95, synth: 0.05 in the last 20%} over
    as many tokens as the base holds (the synth source repeats ~2.5 epochs);
 2. `python -m aptk.tokens.shards --corpus MIX` copies the planned token ranges into shards.
-The reference: `cat` of the same source token bytes to /dev/null and to a file copy (the mixer
-also writes its output), timed in the same run. Ratio = cat seconds / mixer seconds.
+3. the same two stages called in one child process (`--stages-child`: mix.run + shards.run
+   timed around the calls, as aptk.pipeline.arm runs them: no interpreter start-up, imports).
+References, timed in the same rounds (page cache warm for the sources): `cat` of the same
+source token bytes to /dev/null; into a file (page cache) without and with an fsync of the
+copy; `dd oflag=direct conv=fsync` (the mixer writes its shards as O_DIRECT blocks and fsyncs
+them). Ratio = reference seconds / mixer seconds, for each reference.
 
     python -m aptk.bench.mix [--gb 2.0] [--dir /tmp/mixbench] [--keep]
 """
@@ -93,6 +97,7 @@ def small_tokenizer(root: Path) -> Path:
 
 
 def _run_rss(cmd: list[str]) -> tuple[float, float, str]:
+    """Run a child; (wall seconds, its peak RSS in MB from os.wait4, its last stdout line)."""
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
     t0 = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -106,10 +111,81 @@ def _run_rss(cmd: list[str]) -> tuple[float, float, str]:
         return dt, ru.ru_maxrss / 1024, out.read().decode().strip().splitlines()[-1]
 
 
-def _cat(files: list[Path], dest: str) -> float:
+def _sh(cmd: str) -> float:
     t0 = time.perf_counter()
-    subprocess.run(f"cat {' '.join(map(str, files))} > {dest}", shell=True, check=True)
+    subprocess.run(cmd, shell=True, check=True)
     return time.perf_counter() - t0
+
+
+def _cat(files: list[Path], dest: str) -> float:
+    return _sh(f"cat {' '.join(map(str, files))} > {dest}")
+
+
+def _references(srcs: list[Path], tmp: Path) -> dict:
+    """cat -> /dev/null; cat -> a file (page cache, no fsync) and the same + fsync of the copy
+    (`sync FILE`); `dd oflag=direct conv=fsync` (the write path the mixer uses: O_DIRECT
+    blocks, fsynced). Page cache warm for the sources."""
+    names = " ".join(map(str, srcs))
+    out = {"cat_null_s": _cat(srcs, "/dev/null")}
+    t0 = time.perf_counter()
+    out["cat_copy_s"] = _cat(srcs, str(tmp))
+    _sh(f"sync {tmp}")
+    out["cat_copy_fsync_s"] = time.perf_counter() - t0
+    tmp.unlink()
+    out["dd_direct_fsync_s"] = _sh(
+        f"cat {names} | dd of={tmp} bs=8M iflag=fullblock oflag=direct conv=fsync status=none"
+    )
+    tmp.unlink()
+    return {k: round(v, 3) for k, v in out.items()}
+
+
+def _mix_args(base: Path, synth: Path, tok: Path, total_tokens: int) -> list[str]:
+    return [
+        "--source",
+        f"base={base}:0.95",
+        "--source",
+        f"synth={synth}:0.05:0.8:1.0",
+        "--tokenizer",
+        str(tok),
+        "--total-tokens",
+        str(total_tokens),
+    ]
+
+
+def _fresh_out(root: Path, name: str) -> Path:
+    out = root / name
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    for d in ("token_index", "tokenizer"):  # the mix finds its cached sources beside it
+        (out / d).symlink_to(root / d)
+    return out
+
+
+def stages_in_process(args: list[str]) -> dict:
+    """`mix.run` then `shards.run` in this process, as aptk.pipeline.arm calls them; seconds
+    of each call (interpreter start-up and imports excluded: timed from just before the call)."""
+    from aptk.core.config import build
+    from aptk.data import mix
+    from aptk.tokens import shards
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--source", action="append")
+    ap.add_argument("--tokenizer")
+    ap.add_argument("--total-tokens", type=int)
+    ap.add_argument("--out")
+    a = ap.parse_args(args)
+    parsed = [mix._parse_source(s) for s in a.source]
+    cfg = build(
+        mix.MixConfig,
+        {"total_tokens": a.total_tokens, "write_text": False, "sources": [d for *_, d in parsed]},
+        prefix="mix",
+    )
+    t0 = time.perf_counter()
+    m = mix.run(cfg, {n: Path(p) for n, p, _ in parsed}, Path(a.tokenizer), Path(a.out))
+    t1 = time.perf_counter()
+    d = shards.run(shards.ShardsConfig(), m, Path(a.tokenizer), Path(a.out))
+    t2 = time.perf_counter()
+    return {"plan_s": round(t1 - t0, 3), "copy_s": round(t2 - t1, 3), "shards": str(d)}
 
 
 def benchmark(
@@ -118,8 +194,10 @@ def benchmark(
     keep: bool = False,
     rounds: int = 3,
 ) -> dict:
-    """Build the sources, then `rounds` times: cat to /dev/null, cat to a copy, mix + shards
-    (fresh out dirs each round). Medians and every timing are returned."""
+    """Build the sources, then `rounds` times: the references (cat to /dev/null, cat to a
+    copy with and without fsync, dd O_DIRECT + fsync), the mixer as two child processes (mix,
+    shards: start-up and imports inside), the mixer's two stages in one child process (stage
+    calls timed inside it, as the pipeline runs them); fresh out dirs each time. Medians."""
     root = Path(work_dir or tempfile.mkdtemp(prefix="aptk-mixbench-"))
     t0 = time.perf_counter()
     tok = small_tokenizer(root)
@@ -131,72 +209,66 @@ def benchmark(
     total_tokens = read_manifest(next(p.parent for p in srcs if p.stat().st_size > src_bytes / 2))[
         "counts"
     ]["tokens"]
+    args = _mix_args(base, synth, tok, total_tokens)
     _cat(srcs, "/dev/null")  # warm the page cache once: every timed read below is from memory
     runs = []
     for r in range(rounds):
-        out = root / f"out{r}"
-        shutil.rmtree(out, ignore_errors=True)
-        out.mkdir()
-        for d in ("token_index", "tokenizer"):  # the mix finds its cached sources beside it
-            (out / d).symlink_to(root / d)
-        t_null = _cat(srcs, "/dev/null")
-        t_copy = _cat(srcs, str(root / "cat-copy.bin"))
-        (root / "cat-copy.bin").unlink()
+        run: dict = {"load_before": [round(x, 2) for x in os.getloadavg()]}
+        run.update(_references(srcs, root / "ref-copy.bin"))
+        out = _fresh_out(root, f"out{r}")
+        py = [sys.executable, "-m"]
         t_plan, rss_plan, mix_dir = _run_rss(
-            [
-                sys.executable,
-                "-m",
-                "aptk.data.mix",
-                "--source",
-                f"base={base}:0.95",
-                "--source",
-                f"synth={synth}:0.05:0.8:1.0",
-                "--tokenizer",
-                str(tok),
-                "--total-tokens",
-                str(total_tokens),
-                "--out",
-                str(out),
-                "--no-text",
-            ]
+            [*py, "aptk.data.mix", *args, "--no-text", "--out", str(out)]
         )
-        t_copy_mix, rss_copy, shard_dir = _run_rss(
-            [
-                sys.executable,
-                "-m",
-                "aptk.tokens.shards",
-                "--corpus",
-                mix_dir,
-                "--tokenizer",
-                str(tok),
-                "--out",
-                str(out),
-            ]
+        t_copy, rss_copy, shard_dir = _run_rss(
+            [*py, "aptk.tokens.shards", "--corpus", mix_dir, "--tokenizer", str(tok)]
+            + ["--out", str(out)]
         )
         m = read_manifest(Path(shard_dir))
         out_bytes = sum(f.stat().st_size for f in Path(shard_dir).glob("*.ds"))
-        runs.append(
+        shares = read_manifest(Path(mix_dir))["extra"]["realised_token_shares"]
+        shutil.rmtree(out, ignore_errors=True)
+        out = _fresh_out(root, f"in{r}")
+        t_child, rss_one, line = _run_rss(
+            [*py, "aptk.bench.mix", "--stages-child", *args, "--out", str(out)]
+        )
+        inproc = json.loads(line)
+        shutil.rmtree(out, ignore_errors=True)
+        run.update(
             {
-                "cat_null_s": round(t_null, 3),
-                "cat_copy_s": round(t_copy, 3),
                 "plan_s": round(t_plan, 3),
-                "copy_s": round(t_copy_mix, 3),
-                "mix_s": round(t_plan + t_copy_mix, 3),
+                "copy_s": round(t_copy, 3),
+                "mix_s": round(t_plan + t_copy, 3),
                 "rss_plan_MB": round(rss_plan, 1),
                 "rss_copy_MB": round(rss_copy, 1),
+                "inproc_plan_s": inproc["plan_s"],
+                "inproc_copy_s": inproc["copy_s"],
+                "inproc_mix_s": round(inproc["plan_s"] + inproc["copy_s"], 3),
+                "inproc_child_wall_s": round(t_child, 3),
+                "rss_inproc_MB": round(rss_one, 1),
                 "out_bytes": out_bytes,
                 "copy_phase_s": m["extra"].get("phase_seconds"),
                 "tokens_from": m["extra"]["tokens_from"],
-                "realised_token_shares": read_manifest(Path(mix_dir))["extra"][
-                    "realised_token_shares"
-                ],
+                "realised_token_shares": shares,
+                "load_after": [round(x, 2) for x in os.getloadavg()],
             }
         )
-        shutil.rmtree(out, ignore_errors=True)
-    med = {
-        k: float(np.median([x[k] for x in runs]))
-        for k in ("cat_null_s", "cat_copy_s", "mix_s", "plan_s", "copy_s")
-    }
+        runs.append(run)
+    keys = (
+        "cat_null_s",
+        "cat_copy_s",
+        "cat_copy_fsync_s",
+        "dd_direct_fsync_s",
+        "mix_s",
+        "plan_s",
+        "copy_s",
+        "inproc_mix_s",
+        "inproc_plan_s",
+        "inproc_copy_s",
+        "inproc_child_wall_s",
+    )
+    med = {k: float(np.median([x[k] for x in runs])) for k in keys}
+    refs = ("cat_null_s", "cat_copy_s", "cat_copy_fsync_s", "dd_direct_fsync_s")
     res = {
         "source_token_bytes": src_bytes,
         "output_token_bytes": runs[0]["out_bytes"],
@@ -204,17 +276,23 @@ def benchmark(
         "seconds_build": round(t_build, 1),
         "rounds": rounds,
         "median_seconds": med,
-        "mix_MB_per_s": round(src_bytes / 1e6 / med["mix_s"], 1),
-        "cat_MB_per_s": round(src_bytes / 1e6 / med["cat_null_s"], 1),
-        "cat_copy_MB_per_s": round(src_bytes / 1e6 / med["cat_copy_s"], 1),
-        "mix_over_cat": round(med["cat_null_s"] / med["mix_s"], 3),
-        "mix_over_cat_copy": round(med["cat_copy_s"] / med["mix_s"], 3),
-        "peak_rss_MB": max(max(x["rss_plan_MB"], x["rss_copy_MB"]) for x in runs),
+        "MB_per_s": {
+            k: round(src_bytes / 1e6 / med[k], 1) for k in (*refs, "mix_s", "inproc_mix_s")
+        },
+        # ratio = reference seconds / mixer seconds (>= 0.5 is the goal), per reference
+        "ratio_children": {r: round(med[r] / med["mix_s"], 3) for r in refs},
+        "ratio_in_process": {r: round(med[r] / med["inproc_mix_s"], 3) for r in refs},
+        "peak_rss_MB": max(
+            max(x["rss_plan_MB"], x["rss_copy_MB"], x["rss_inproc_MB"]) for x in runs
+        ),
         "runs": runs,
         "work_dir": str(root),
-        "note": "random uint16 ids (throughput does not depend on them); page cache warm; "
-        "mixer = plan (python -m aptk.data.mix --no-text) + copy (python -m aptk.tokens.shards), "
-        "each a child process, peak RSS from os.wait4",
+        "note": "random uint16 ids (throughput does not depend on them); page cache warm for "
+        "the sources; children: plan (python -m aptk.data.mix --no-text) + copy (python -m "
+        "aptk.tokens.shards), interpreter start-up and imports inside; in-process: mix.run + "
+        "shards.run timed around the calls in one child; the mixer's shards are O_DIRECT "
+        "blocks + fsync; cat copies are page-cache writes (with and without a following "
+        "fsync); dd is O_DIRECT + fsync; peak RSS per child from os.wait4",
     }
     if not keep and work_dir is None:
         shutil.rmtree(root, ignore_errors=True)
@@ -222,6 +300,10 @@ def benchmark(
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--stages-child"]:  # the in-process measurement (one child of benchmark)
+        print(json.dumps(stages_in_process(argv[1:])))
+        return
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--gb", type=float, default=2.0)
     ap.add_argument("--dir", default=None)

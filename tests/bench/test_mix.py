@@ -1,4 +1,5 @@
-"""aptk.bench.mix at a small size: the token-level mixer runs end to end in child processes."""
+"""aptk.bench.mix at a small size: the token-level mixer runs end to end in child processes
+(two stages as two children, and both in one child) against the cat / dd references."""
 
 from __future__ import annotations
 
@@ -13,3 +14,7 @@ def test_mix_bench_small(tmp_path):
     assert r["output_token_bytes"] == 2 * r["total_tokens"]
     assert abs(run["realised_token_shares"]["synth"] - 0.05) < 1e-6
     assert r["peak_rss_MB"] > 0 and r["median_seconds"]["mix_s"] > 0
+    for k in ("cat_null_s", "cat_copy_s", "cat_copy_fsync_s", "dd_direct_fsync_s"):
+        assert run[k] > 0 and r["ratio_children"][k] > 0 and r["ratio_in_process"][k] > 0
+    # in one process the stage calls exclude start-up, so they take less than the child
+    assert 0 < run["inproc_mix_s"] < run["inproc_child_wall_s"]
