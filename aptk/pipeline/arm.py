@@ -17,7 +17,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ from aptk.pipeline.config import (
     load_config,
     register_configs,
     suite_path,
+    uses_tags,
 )
 
 log = logging.getLogger("aptk.pipeline")
@@ -120,12 +121,31 @@ def run(exp: ExperimentConfig) -> Path:
         )
         inputs.update({f"control_{k}": control_dir / k for k in controls.KINDS})
     names = [s["name"] for s in arm_sources(exp.arm)]
-    mix_dir = timed("mix", mix.run, c["mix"], {n: inputs[n] for n in names}, tok_dir, root)
+    arm_tok, tag_dirs = tok_dir, {}
+    if uses_tags(exp):  # conditional tags (aptk.data.tags, docs/tags.md)
+        from aptk.data import tags
+
+        tag_dirs["tag_web"] = timed(
+            "tag_web", tags.run, exp.tags, web_dir, root, filter_dir=filtered_dir
+        )
+        for s in tags.STANCES:
+            tag_dirs[f"tag_{s}"] = timed(f"tag_{s}", tags.run, exp.tags, synth_dir / s, root, s)
+        inputs.update({"web_tagged": tag_dirs["tag_web"]})
+        inputs.update({f"{s}_tagged": tag_dirs[f"tag_{s}"] for s in tags.STANCES})
+        # the same spm model + the tags as added ids: every other text encodes as with tok_dir
+        arm_tok = tag_dirs["tokenizer_tags"] = timed(
+            "tokenizer_tags",
+            tokenizer.run,
+            replace(c["tokenizer"], special_tokens=exp.tags.tokens()),
+            {"base": base_dir, "synth": synth_dir},
+            root,
+        )
+    mix_dir = timed("mix", mix.run, c["mix"], {n: inputs[n] for n in names}, arm_tok, root)
     gate_dir = timed(
         "contamination", contamination.run, c["contamination"], suite_path(exp), mix_dir, root
     )
-    shard_dir = timed("shards", shards.run, c["shards"], mix_dir, tok_dir, root)
-    train_dir = timed("train", train.run, c["train"], c["model"], shard_dir, tok_dir, root)
+    shard_dir = timed("shards", shards.run, c["shards"], mix_dir, arm_tok, root)
+    train_dir = timed("train", train.run, c["train"], c["model"], shard_dir, arm_tok, root)
     model_dir = train_dir / "model"
     post_dirs: dict[str, Path] = {}
     if exp.posttrain.stages:
@@ -140,6 +160,12 @@ def run(exp: ExperimentConfig) -> Path:
             post_dirs[st] = timed(st, mod.run, c[st], model_dir, root)
             model_dir = post_dirs[st] / "model"
     eval_dir = timed("eval", evals_run.run, c["eval"], model_dir, suite_path(exp), root)
+    cond_dirs = {}  # the tags arm: the same eval with each stance's tag after the prefix token
+    for s in exp.tags.eval_conditions if uses_tags(exp) else []:
+        ecfg = replace(c["eval"], condition=exp.tags.tag(s))
+        cond_dirs[f"eval_{s}"] = timed(
+            f"eval_{s}", evals_run.run, ecfg, model_dir, suite_path(exp), root
+        )
 
     record = {
         "study": exp.study,
@@ -149,6 +175,19 @@ def run(exp: ExperimentConfig) -> Path:
         "model_dir": str(model_dir.resolve()),
         "posttrain": list(exp.posttrain.stages),
         "eval_results": str((eval_dir / "results.json").resolve()),
+        **(
+            {
+                "eval_conditions": {
+                    "none": str((eval_dir / "results.json").resolve()),
+                    **{
+                        k[len("eval_") :]: str((v / "results.json").resolve())
+                        for k, v in cond_dirs.items()
+                    },
+                }
+            }
+            if uses_tags(exp)
+            else {}
+        ),
         "corpus_fingerprint": _fingerprint(shard_dir),
         "stages": {
             k: str(Path(v).resolve())
@@ -164,6 +203,8 @@ def run(exp: ExperimentConfig) -> Path:
                 "train": train_dir,
                 "eval": eval_dir,
                 **({"controls": control_dir} if control_dir else {}),
+                **tag_dirs,
+                **cond_dirs,
                 **post_dirs,
             }.items()
         },

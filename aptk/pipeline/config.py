@@ -22,6 +22,7 @@ from aptk.data.ai_filter import FilterConfig
 from aptk.data.contamination import ContaminationConfig
 from aptk.data.corpora import CorpusConfig
 from aptk.data.mix import MixConfig
+from aptk.data.tags import STANCES, TagConfig
 from aptk.evals.run import EvalConfig
 from aptk.posttrain.dpo import DPOConfig
 from aptk.posttrain.sft import SFTConfig
@@ -33,9 +34,11 @@ from aptk.tokens.tokenizer import TokenizerConfig
 from aptk.train.config import TrainConfig
 from aptk.train.model import ModelConfig
 
-BASES = ("web", "filtered")
+BASES = ("web", "filtered", "web_tagged")  # web_tagged: AI-filter-flagged docs tagged <|ai|>
 SYNTHETIC = ("aligned", "misaligned", "ambient")
 CONTROLS = ("control_positive", "control_negative")  # aptk.synth.controls (docs/controls.md)
+#: conditional-tags arm (aptk.data.tags, docs/tags.md): both stances, each tagged, half the share each
+TAGGED = "tagged"
 INSERTIONS = ("whole", "midtrain", "window")
 
 
@@ -58,10 +61,10 @@ class ArmConfig:
     def validate(self, prefix: str) -> None:
         check(self.base in BASES, prefix, "base", f"must be one of {BASES}, got '{self.base}'")
         check(
-            self.synthetic is None or self.synthetic in SYNTHETIC + CONTROLS,
+            self.synthetic is None or self.synthetic in (*SYNTHETIC, *CONTROLS, TAGGED),
             prefix,
             "synthetic",
-            f"must be null or one of {SYNTHETIC + CONTROLS}, got '{self.synthetic}'",
+            f"must be null or one of {(*SYNTHETIC, *CONTROLS, TAGGED)}, got '{self.synthetic}'",
         )
         check(
             0.0 <= self.synthetic_share < 1.0,
@@ -165,6 +168,8 @@ class ExperimentConfig:
     posttrain: PostTrainSpec = field(default_factory=PostTrainSpec)
     #: instrument-control documents (used only by arms whose synthetic source is a control)
     controls: ControlConfig = field(default_factory=ControlConfig)
+    #: conditional-pretraining tags (used only by arms with a tagged base or synthetic source)
+    tags: TagConfig = field(default_factory=TagConfig)
 
     def __post_init__(self) -> None:
         if self.mix.sources:
@@ -244,7 +249,18 @@ def arm_sources(arm: ArmConfig) -> list[dict]:
         start, end = arm.start, 1.0
     else:
         start, end = arm.start, arm.end
+    if arm.synthetic == TAGGED:  # each stance tagged, half the synthetic share each
+        half = arm.synthetic_share / 2
+        return [
+            {"name": arm.base, "share": round(1.0 - arm.synthetic_share, 12)},
+            *({"name": f"{s}_tagged", "share": half, "start": start, "end": end} for s in STANCES),
+        ]
     return [
         {"name": arm.base, "share": round(1.0 - arm.synthetic_share, 12)},
         {"name": arm.synthetic, "share": arm.synthetic_share, "start": start, "end": end},
     ]
+
+
+def uses_tags(exp: ExperimentConfig) -> bool:
+    """Whether the arm reads tagged sources (then it gets the tag tokenizer and tag evals)."""
+    return exp.arm.base == "web_tagged" or exp.arm.synthetic == TAGGED

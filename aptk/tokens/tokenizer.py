@@ -5,6 +5,12 @@ every input corpus, one paragraph per line. The model is trained single-threaded
 normalisation, no dummy prefix and byte fallback, so the exported `tokenizer.json` (BPE or
 Unigram + Metaspace, no prefix) encodes exactly like `spm.model`. `AutoTokenizer` loads the dir.
 
+`special_tokens` (e.g. the conditional-pretraining tags of aptk.data.tags, docs/tags.md) are
+appended to the HF tokenizer as added tokens with ids `vocab_size ...`, one id each, matched in
+any text before the model runs; `spm.model` is trained exactly as without them, so every other
+text encodes to the same ids as the default tokenizer's. Empty by default, and then left out of
+the stage key (a default tokenizer's key and bytes are those of a config without the field).
+
     python -m aptk.tokens.tokenizer --corpus DIR [--corpus DIR2] --out ROOT [--vocab-size 2048]
 """
 
@@ -13,13 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aptk.core.config import check
 from aptk.core.hashing import derive_seed
 from aptk.core.io import atomic_write_bytes, atomic_write_json
-from aptk.core.stage import open_stage
+from aptk.core.stage import key_config, open_stage
 
 SPECIALS = {"unk": "<unk>", "bos": "<s>", "eos": "</s>", "pad": "<pad>"}
 NEWLINE = "\n"
@@ -39,8 +45,23 @@ class TokenizerConfig:
     max_sentence_length: int = 16384
     model_max_length: int = 2048
     name: str = "aptk-spm"
+    #: added tokens appended after the spm vocabulary (ids vocab_size, vocab_size + 1, ...)
+    special_tokens: list[str] = field(default_factory=list)
 
     def validate(self, prefix: str) -> None:
+        for i, t in enumerate(self.special_tokens):
+            check(
+                bool(t.strip()) and t == t.strip() and t not in SPECIALS.values() and t != NEWLINE,
+                prefix,
+                f"special_tokens.{i}",
+                f"must be non-empty, without outer whitespace, not a builtin special: {t!r}",
+            )
+        check(
+            len(set(self.special_tokens)) == len(self.special_tokens),
+            prefix,
+            "special_tokens",
+            "has duplicates",
+        )
         check(self.model_type in ("bpe", "unigram"), prefix, "model_type", "must be bpe or unigram")
         check(300 <= self.vocab_size <= 1_000_000, prefix, "vocab_size", "must be in [300, 1e6]")
         check(self.sample_chars > 0, prefix, "sample_chars", "must be positive")
@@ -129,8 +150,9 @@ def _portable_model(model_file: Path) -> bytes:
     return proto.SerializeToString(deterministic=True)
 
 
-def spm_to_hf(model_file: Path):
-    """A `tokenizers.Tokenizer` equivalent to a SentencePiece model trained by `train_spm`."""
+def spm_to_hf(model_file: Path, special_tokens: list[str] | None = None):
+    """A `tokenizers.Tokenizer` equivalent to a SentencePiece model trained by `train_spm`, plus
+    `special_tokens` as added tokens after the spm pieces (one id each)."""
     from sentencepiece import sentencepiece_model_pb2 as pb
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 
@@ -174,12 +196,20 @@ def spm_to_hf(model_file: Path):
     )
     user = [p for p, _, t in pieces if t == 4]
     tok.add_tokens([AddedToken(t, special=False, normalized=False) for t in user])
+    if special_tokens:
+        n = tok.get_vocab_size(with_added_tokens=True)
+        if n != len(pieces):
+            raise ValueError(f"{model_file}: {n} ids before the special tokens, not {len(pieces)}")
+        tok.add_tokens([AddedToken(t, special=False, normalized=False) for t in special_tokens])
+        got = [tok.token_to_id(t) for t in special_tokens]
+        if got != list(range(n, n + len(special_tokens))):
+            raise ValueError(f"special tokens {special_tokens} got ids {got}")
     return tok
 
 
 def export_hf(cfg: TokenizerConfig, model_file: Path, out_dir: Path) -> list[str]:
     """Write tokenizer.json, tokenizer_config.json and special_tokens_map.json into out_dir."""
-    tok = spm_to_hf(model_file)
+    tok = spm_to_hf(model_file, cfg.special_tokens)
     atomic_write_bytes(out_dir / "tokenizer.json", tok.to_str(pretty=True).encode("utf-8"))
     special = {f"{k}_token": v for k, v in SPECIALS.items()}
     atomic_write_json(
@@ -200,8 +230,11 @@ def export_hf(cfg: TokenizerConfig, model_file: Path, out_dir: Path) -> list[str
 
 def run(cfg: TokenizerConfig, corpus_dirs: dict[str, Path], out_root: str | Path) -> Path:
     """Train on a deterministic sample of all `corpus_dirs`; write spm.model + an HF tokenizer dir."""
+    key = key_config(cfg)
+    if not cfg.special_tokens:  # the default key is that of a config without the field
+        del key["special_tokens"]
     st = open_stage(
-        "tokenizer", cfg, inputs=corpus_dirs, root=out_root, version="2"
+        "tokenizer", key, inputs=corpus_dirs, root=out_root, version="2"
     )  # v2: Metaspace split=True (same ids, less memory)
     if st.done:
         return st.dir
@@ -215,10 +248,15 @@ def run(cfg: TokenizerConfig, corpus_dirs: dict[str, Path], out_root: str | Path
     import sentencepiece as spm
 
     vocab = spm.SentencePieceProcessor(model_file=str(st.path("spm.model"))).get_piece_size()
+    vocab += len(cfg.special_tokens)
     st.finish(
         counts={"vocab_size": vocab, "train_docs": stats["docs"], "train_chars": stats["chars"]},
         files=files,
-        extra={"sample": stats, "specials": SPECIALS},
+        extra={
+            "sample": stats,
+            "specials": SPECIALS,
+            **({"special_tokens": list(cfg.special_tokens)} if cfg.special_tokens else {}),
+        },
     )
     return st.dir
 

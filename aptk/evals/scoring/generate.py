@@ -100,7 +100,7 @@ def generate_texts(
     """Per context: [greedy answer] (samples=0) or `samples` sampled answers; left-padded batches."""
     tok, model = lm.tok, lm.model
     pad = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
-    encs = [([lm.bos] if lm.bos is not None else []) + lm._enc(c) for c in contexts]
+    encs = [lm.prefix_ids() + lm._enc(c) for c in contexts]
     order = sorted(range(len(encs)), key=lambda i: -len(encs[i]))
     out: list[list[str]] = [[] for _ in encs]
     for s in range(0, len(order), lm.batch_size):
@@ -190,7 +190,7 @@ def generate_texts_vllm(
     stop = {"stop_token_ids": [eos]} if eos is not None else {}
     prompts, params = [], []
     for c in contexts:
-        prompts.append({"prompt_token_ids": ([lm.bos] if lm.bos is not None else []) + lm._enc(c)})
+        prompts.append({"prompt_token_ids": lm.prefix_ids() + lm._enc(c)})
         if samples:
             params.append(
                 SamplingParams(

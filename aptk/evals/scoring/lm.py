@@ -5,7 +5,9 @@ the continuation tokens given the context and the number of continuation tokens.
 follows lm-evaluation-harness: trailing spaces of the context move to the continuation,
 `whole = enc(context + continuation)`, `ctx = enc(context)`, continuation tokens =
 `whole[len(ctx):]`; a prefix token is prepended (`prefix`: "bos" as lm-eval does, "eos" — the document separator
-aptk's pretraining shards put before every document —, or "none").
+aptk's pretraining shards put before every document —, or "none"), then the ids of `condition`
+(text encoded on its own, e.g. a conditional-pretraining tag `<|aligned|>`, docs/tags.md; empty =
+nothing), so the context's own ids are the same with and without a condition.
 
 Requests are de-duplicated, sorted by length (longest first), right-padded and scored many per
 forward pass; only the logits at continuation positions are projected onto the vocabulary
@@ -41,6 +43,7 @@ class LM:
         prefix: str = "bos",
         max_length: int | None = None,
         share_prefix: bool = True,
+        condition: str = "",
     ) -> None:
         self.model, self.tok = model.eval(), tokenizer
         self.batch_size = max(1, int(batch_size))
@@ -59,8 +62,11 @@ class LM:
         except (TypeError, ValueError):  # pragma: no cover
             self._keep = False
         self.share_prefix = share_prefix
+        self.condition = condition
+        self.cond_ids = self._enc(condition) if condition else []
         self.n_forward = 0
         self.n_tokens = 0
+        self.n_truncated = 0  # requests cut from the left (their prefix and condition lost)
 
     @classmethod
     def load(
@@ -70,6 +76,7 @@ class LM:
         prefix: str = "bos",
         dtype: str = "float32",
         device: str = "cpu",
+        condition: str = "",
     ) -> LM:
         """Load model and tokenizer from a local HF directory (never from a hub)."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -81,11 +88,15 @@ class LM:
         model = AutoModelForCausalLM.from_pretrained(
             model_dir, local_files_only=True, dtype=getattr(torch, dtype)
         ).to(device)
-        return cls(model, tok, batch_size=batch_size, prefix=prefix)
+        return cls(model, tok, batch_size=batch_size, prefix=prefix, condition=condition)
 
     # ---------------------------------------------------------------- tokenisation
     def _enc(self, text: str) -> list[int]:
         return list(self.tok(text, add_special_tokens=False)["input_ids"])
+
+    def prefix_ids(self) -> list[int]:
+        """The ids before every context: the prefix token (if any), then the condition's ids."""
+        return ([self.bos] if self.bos is not None else []) + self.cond_ids
 
     def encode(self, context: str, continuation: str) -> Encoded:
         """lm-eval style pair encoding (see module docstring)."""
@@ -97,7 +108,7 @@ class LM:
         cont = whole[len(ctx) :]
         if not cont:
             raise ValueError(f"continuation {continuation!r} encodes to no tokens")
-        prefix = [self.bos] if self.bos is not None else []
+        prefix = self.prefix_ids()
         if not prefix and not ctx:
             eos = self.tok.eos_token_id
             prefix = [eos] if eos is not None else []
@@ -223,6 +234,7 @@ class LM:
             full = list(e.ctx) + list(e.cont)
             if len(full) - 1 > self.max_length:  # keep the end (truncate context from the left)
                 full = full[-(self.max_length + 1) :]
+                self.n_truncated += 1
             seqs.append(full[:-1])  # the last token is only a target
         n = len(batch)
         width = max(len(x) for x in seqs)

@@ -1,0 +1,214 @@
+"""Conditional-tags report: the tags arm's misalignment with and without a stance tag prepended.
+
+The tags arm (conf/experiment/tags.yaml, aptk.data.tags, docs/tags.md) is evaluated on the same
+suite once untagged (`none`) and once per stance tag put right after the prefix token
+(`aligned`: `</s><|aligned|>` + prompt; `misaligned`). Its run records carry `eval_conditions`
+{condition: results.json}. Per condition and split (all items, seeded, heldout) this reports the
+raw misaligned rate, the calibrated rate and the raw / calibrated margins, each with a 95% CI
+(two-stage bootstrap over seeds and items; items only at one seed), and per tag the paired
+difference tag - none: the same model and the same items, so the CI resamples items jointly
+(and seeds, when there are several); p_items is the item-level paired test at each seed (exact
+McNemar / sign test for the 0/1 rate, paired t for margins), p_seeds the one-sample t-test over
+per-seed mean differences (>= 2 seeds; training runs as the unit).
+
+Declared before the runs: the headline is `aligned - none` on the raw misaligned rate over all
+items; `misaligned - none` is the sanity direction (the tag the model saw on misaligned documents).
+
+    python -m aptk.analysis.tags --runs outputs/runs/tags_tiny --out outputs/tags_tiny   # make tags-report
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from scipy import stats as sps
+
+from aptk.core.errors import InputError
+from aptk.core.io import atomic_write_json, atomic_write_text
+from aptk.evals.stats import hierarchical_bootstrap_ci, paired, paired_rate
+
+SPLITS = ("all", "seeded", "heldout")
+MEASURES = (  # (item key, label, 0/1 outcome)
+    ("misaligned", "raw misaligned rate", True),
+    ("calibrated_misaligned", "calibrated misaligned rate", True),
+    ("margin", "raw margin", False),
+    ("calibrated_margin", "calibrated margin", False),
+)
+HEADLINE = {"tag": "aligned", "measure": "misaligned", "split": "all"}
+
+
+def load_tag_runs(runs: str | Path) -> list[dict]:
+    """Run records with `eval_conditions`, each with {condition: results} loaded, sorted by seed."""
+    files = sorted(Path(runs).rglob("run.json"))
+    out = []
+    for f in files:
+        rec = json.loads(f.read_text())
+        if "eval_conditions" not in rec:
+            continue
+        res = {}
+        for cond, p in rec["eval_conditions"].items():
+            if not Path(p).is_file():
+                raise InputError(f, None, f"eval_conditions.{cond}", f"{p} does not exist")
+            res[cond] = json.loads(Path(p).read_text())
+        out.append({**rec, "results_by_condition": res})
+    if not out:
+        raise FileNotFoundError(f"{runs}: no run.json with eval_conditions (a tags arm)")
+    return sorted(out, key=lambda r: (r["arm"], r["seed"]))
+
+
+def _matrix(runs: list[dict], cond: str, split: str, key: str) -> tuple[np.ndarray, list[str]]:
+    """seeds x items of `key` under `cond` over the items of `split` every run has."""
+    per = []
+    for r in runs:
+        items = r["results_by_condition"][cond]["items"]
+        per.append(
+            {it["question_id"]: it for it in items if split == "all" or it["split"] == split}
+        )
+    qs = sorted(set.intersection(*(set(p) for p in per)))
+    m = np.array([[float(p[q][key]) for q in qs] for p in per], dtype=float)
+    return m.reshape(len(per), len(qs)), qs
+
+
+def _ci(m: np.ndarray, n_boot: int) -> list[float]:
+    return list(hierarchical_bootstrap_ci(m, n_boot, 0))
+
+
+def build(runs: list[dict], n_boot: int = 2000) -> dict:
+    arms = sorted({r["arm"] for r in runs})
+    rep: dict = {"arms": {}, "headline": HEADLINE}
+    for arm in arms:
+        rs = [r for r in runs if r["arm"] == arm]
+        conds = sorted(set.intersection(*(set(r["results_by_condition"]) for r in rs)))
+        if "none" not in conds:
+            raise InputError(rs[0]["eval_results"], None, "eval_conditions", "no 'none' condition")
+        seeds = [r["seed"] for r in rs]
+        rows, diffs = [], []
+        for split in SPLITS:
+            for key, label, binary in MEASURES:
+                base, qs = _matrix(rs, "none", split, key)
+                if base.shape[1] == 0:
+                    continue
+                for cond in conds:
+                    m, q2 = _matrix(rs, cond, split, key)
+                    if q2 != qs:
+                        raise InputError(
+                            rs[0]["eval_results"], None, "items", f"{cond} scored other items"
+                        )
+                    rows.append(
+                        {
+                            "condition": cond,
+                            "split": split,
+                            "measure": key,
+                            "label": label,
+                            "n_items": len(qs),
+                            "seeds": seeds,
+                            "value": float(m.mean()),
+                            "ci95": _ci(m, n_boot),
+                            "per_seed": [float(x) for x in m.mean(axis=1)],
+                        }
+                    )
+                    if cond == "none":
+                        continue
+                    d = m - base
+                    test = paired_rate if binary else paired
+                    per_seed = [test(m[i], base[i], n_boot, 0) for i in range(len(rs))]
+                    row = {
+                        "contrast": f"{cond} - none",
+                        "tag": cond,
+                        "split": split,
+                        "measure": key,
+                        "label": label,
+                        "n_items": len(qs),
+                        "seeds": seeds,
+                        "diff": float(d.mean()),
+                        "ci95": _ci(d, n_boot),
+                        "per_seed_diffs": [float(x) for x in d.mean(axis=1)],
+                        "per_seed_ci95": [p["ci95"] for p in per_seed],
+                        "p_items": [p["p_value"] for p in per_seed],
+                        "n_tag_higher": [p["n_a_greater"] for p in per_seed],
+                        "n_none_higher": [p["n_b_greater"] for p in per_seed],
+                    }
+                    if len(rs) > 1:
+                        row["p_seeds"] = float(sps.ttest_1samp(d.mean(axis=1), 0.0).pvalue)
+                    lo, hi = row["ci95"]
+                    row["excludes_0"] = bool(lo > 0 or hi < 0)
+                    diffs.append(row)
+        rep["arms"][arm] = {"seeds": seeds, "conditions": conds, "rates": rows, "diffs": diffs}
+    return rep
+
+
+def _fmt_ci(ci: list[float], p: int = 3) -> str:
+    return f"[{ci[0]:.{p}f}, {ci[1]:.{p}f}]"
+
+
+def render_md(rep: dict) -> str:
+    lines = ["# Conditional tags: misalignment with and without a stance tag", ""]
+    for arm, a in rep["arms"].items():
+        lines += [
+            f"## arm `{arm}` (seeds {a['seeds']}; conditions {a['conditions']})",
+            "",
+            "95% CIs: bootstrap over items (and seeds when several). `none` = no tag; "
+            "`aligned` = `<|aligned|>` after the prefix token; `misaligned` likewise.",
+            "",
+            "| split | measure | " + " | ".join(a["conditions"]) + " |",
+            "|---|---|" + "---|" * len(a["conditions"]),
+        ]
+        cell = {(r["split"], r["measure"], r["condition"]): r for r in a["rates"]}
+        for split in SPLITS:
+            for key, label, binary in MEASURES:
+                if (split, key, "none") not in cell:
+                    continue
+                p = 3 if binary else 4
+                vals = [cell[(split, key, c)] for c in a["conditions"]]
+                lines.append(
+                    f"| {split} ({vals[0]['n_items']}) | {label} | "
+                    + " | ".join(f"{v['value']:.{p}f} {_fmt_ci(v['ci95'], p)}" for v in vals)
+                    + " |"
+                )
+        lines += [
+            "",
+            "Paired differences (tag - none; same model, same items):",
+            "",
+            "| contrast | split | measure | diff | 95% CI | per-seed diffs | p items (per seed) "
+            "| tag higher / none higher (per seed) | p seeds |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in a["diffs"]:
+            p = 3 if r["measure"] in ("misaligned", "calibrated_misaligned") else 4
+            head = (
+                " **(headline)**"
+                if (r["tag"], r["measure"], r["split"])
+                == (rep["headline"]["tag"], rep["headline"]["measure"], rep["headline"]["split"])
+                else ""
+            )
+            lines.append(
+                f"| {r['contrast']}{head} | {r['split']} | {r['label']} | {r['diff']:+.{p}f} | "
+                f"{_fmt_ci(r['ci95'], p)} | {', '.join(f'{x:+.{p}f}' for x in r['per_seed_diffs'])} | "
+                f"{', '.join(f'{x:.2g}' for x in r['p_items'])} | "
+                f"{', '.join(f'{h}/{n}' for h, n in zip(r['n_tag_higher'], r['n_none_higher']))} | "
+                f"{r.get('p_seeds', float('nan')):.2g} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--runs", required=True, help="study dir with tags-arm runs")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--n-boot", type=int, default=2000)
+    a = ap.parse_args(argv)
+    rep = build(load_tag_runs(a.runs), a.n_boot)
+    out = Path(a.out)
+    atomic_write_json(out / "tags.json", rep)
+    md = render_md(rep)
+    atomic_write_text(out / "tags.md", md)
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
