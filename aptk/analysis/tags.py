@@ -6,10 +6,18 @@ suite once untagged (`none`) and once per stance tag put right after the prefix 
 {condition: results.json}. Per condition and split (all items, seeded, heldout) this reports the
 raw misaligned rate, the calibrated rate and the raw / calibrated margins, each with a 95% CI
 (two-stage bootstrap over seeds and items; items only at one seed), and per tag the paired
-difference tag - none: the same model and the same items, so the CI resamples items jointly
+difference tag - none, and aligned - misaligned (the stance-specific part): the same model and the same items, so the CI resamples items jointly
 (and seeds, when there are several); p_items is the item-level paired test at each seed (exact
 McNemar / sign test for the 0/1 rate, paired t for margins), p_seeds the one-sample t-test over
 per-seed mean differences (>= 2 seeds; training runs as the unit).
+
+Tag-learning check (`--docs N`, the positive control of the mechanism): per run, N synthetic
+documents of each stance (a seeded sample of the synth stage's; some were in the training mix),
+cut to their first ~600 characters (shorter if needed to fit the model's context), are scored after `</s><|aligned|>`, `</s><|misaligned|>` and
+`</s>` alone; `match` = mean per-token log-likelihood of a document after its own stance's tag
+minus after the other stance's tag (> 0: the model learned which documents each tag precedes).
+An eval null with a clear `match` says the tag is learned but does not carry to the scenarios;
+a null `match` says the arm's model never learned the tag at all.
 
 Declared before the runs: the headline is `aligned - none` on the raw misaligned rate over all
 items; `misaligned - none` is the sanity direction (the tag the model saw on misaligned documents).
@@ -27,6 +35,7 @@ import numpy as np
 from scipy import stats as sps
 
 from aptk.core.errors import InputError
+from aptk.core.hashing import derive_seed
 from aptk.core.io import atomic_write_json, atomic_write_text
 from aptk.evals.stats import hierarchical_bootstrap_ci, paired, paired_rate
 
@@ -91,12 +100,14 @@ def build(runs: list[dict], n_boot: int = 2000) -> dict:
                 base, qs = _matrix(rs, "none", split, key)
                 if base.shape[1] == 0:
                     continue
+                mats = {}
                 for cond in conds:
                     m, q2 = _matrix(rs, cond, split, key)
                     if q2 != qs:
                         raise InputError(
                             rs[0]["eval_results"], None, "items", f"{cond} scored other items"
                         )
+                    mats[cond] = m
                     rows.append(
                         {
                             "condition": cond,
@@ -110,14 +121,18 @@ def build(runs: list[dict], n_boot: int = 2000) -> dict:
                             "per_seed": [float(x) for x in m.mean(axis=1)],
                         }
                     )
-                    if cond == "none":
-                        continue
-                    d = m - base
+                pairs = [(c, "none") for c in conds if c != "none"]
+                if "aligned" in mats and "misaligned" in mats:  # the stance-specific contrast
+                    pairs.append(("aligned", "misaligned"))
+                for a, b in pairs:
+                    ma, mb = mats[a], mats[b]
+                    d = ma - mb
                     test = paired_rate if binary else paired
-                    per_seed = [test(m[i], base[i], n_boot, 0) for i in range(len(rs))]
+                    per_seed = [test(ma[i], mb[i], n_boot, 0) for i in range(len(rs))]
                     row = {
-                        "contrast": f"{cond} - none",
-                        "tag": cond,
+                        "contrast": f"{a} - {b}",
+                        "tag": a,
+                        "vs": b,
                         "split": split,
                         "measure": key,
                         "label": label,
@@ -128,16 +143,68 @@ def build(runs: list[dict], n_boot: int = 2000) -> dict:
                         "per_seed_diffs": [float(x) for x in d.mean(axis=1)],
                         "per_seed_ci95": [p["ci95"] for p in per_seed],
                         "p_items": [p["p_value"] for p in per_seed],
-                        "n_tag_higher": [p["n_a_greater"] for p in per_seed],
-                        "n_none_higher": [p["n_b_greater"] for p in per_seed],
+                        "n_a_higher": [p["n_a_greater"] for p in per_seed],
+                        "n_b_higher": [p["n_b_greater"] for p in per_seed],
                     }
-                    if len(rs) > 1:
-                        row["p_seeds"] = float(sps.ttest_1samp(d.mean(axis=1), 0.0).pvalue)
+                    ds = d.mean(axis=1)
+                    if len(rs) > 1 and np.ptp(ds) > 1e-12:  # equal per-seed diffs: t undefined
+                        row["p_seeds"] = float(sps.ttest_1samp(ds, 0.0).pvalue)
                     lo, hi = row["ci95"]
                     row["excludes_0"] = bool(lo > 0 or hi < 0)
                     diffs.append(row)
         rep["arms"][arm] = {"seeds": seeds, "conditions": conds, "rates": rows, "diffs": diffs}
     return rep
+
+
+def _fit(lm, text: str, max_chars: int) -> str:
+    """The text cut at a space to <= max_chars, and shorter until EOS + tag + text fit the
+    model's context (a longer request would lose its left end, the tag, to truncation)."""
+    while True:
+        if len(text) > max_chars:
+            text = text[:max_chars].rsplit(" ", 1)[0]
+        if len(lm._enc(text)) + 2 <= lm.max_length or len(text) < 20:
+            return text
+        max_chars = int(len(text) * 0.8)
+
+
+def tag_learning(run: dict, n_docs: int = 100, max_chars: int = 600, n_boot: int = 2000) -> dict:
+    """The tag-learning check of one run (module docstring): per-token log-likelihood of synthetic
+    documents of each stance after each tag and after none, and the paired `match` contrast."""
+    from aptk.core.records import iter_corpus
+    from aptk.evals.scoring.lm import LM
+
+    stances = ("aligned", "misaligned")
+    cond = {c: json.loads(Path(p).read_text()) for c, p in run["eval_conditions"].items()}
+    tags = {s: cond[s]["condition"] for s in stances if s in cond}
+    if len(tags) < 2:
+        raise InputError(run["eval_results"], None, "eval_conditions", "needs both stance tags")
+    synth = Path(run["stages"]["synth"])
+    lm = LM.load(run["model_dir"], prefix="eos")
+    docs = {}
+    for s in stances:
+        rows = sorted(iter_corpus(synth / s), key=lambda d: derive_seed(0, "tag-learning", d["id"]))
+        docs[s] = [_fit(lm, r["text"], max_chars) for r in rows[:n_docs]]
+    lp: dict[tuple[str, str], np.ndarray] = {}
+    for tag_name in ("none", *stances):
+        tag = tags.get(tag_name, "")
+        lm.condition, lm.cond_ids = tag, (lm._enc(tag) if tag else [])
+        for s in stances:
+            out = lm.loglik([("", t) for t in docs[s]])
+            lp[(s, tag_name)] = np.array([ll / n for ll, n in out])
+    own = np.concatenate([lp[("aligned", "aligned")], lp[("misaligned", "misaligned")]])
+    other = np.concatenate([lp[("aligned", "misaligned")], lp[("misaligned", "aligned")]])
+    m = paired(own, other, n_boot, 0)
+    return {
+        "seed": run["seed"],
+        "n_docs": {s: len(docs[s]) for s in stances},
+        "truncated_requests": lm.n_truncated,
+        "mean_logprob": {f"{s}_docs|{t}": float(v.mean()) for (s, t), v in lp.items()},
+        "match": {"diff": m["mean_diff"], "ci95": m["ci95"], "p": m["p_value"], "n": m["n"]},
+        "by_stance": {
+            s: paired(lp[(s, s)], lp[(s, o)], n_boot, 0)
+            for s, o in (("aligned", "misaligned"), ("misaligned", "aligned"))
+        },
+    }
 
 
 def _fmt_ci(ci: list[float], p: int = 3) -> str:
@@ -170,26 +237,51 @@ def render_md(rep: dict) -> str:
                 )
         lines += [
             "",
-            "Paired differences (tag - none; same model, same items):",
+            "Paired differences (a - b; same model, same items):",
             "",
             "| contrast | split | measure | diff | 95% CI | per-seed diffs | p items (per seed) "
-            "| tag higher / none higher (per seed) | p seeds |",
+            "| a higher / b higher (per seed) | p seeds |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
         for r in a["diffs"]:
             p = 3 if r["measure"] in ("misaligned", "calibrated_misaligned") else 4
             head = (
                 " **(headline)**"
-                if (r["tag"], r["measure"], r["split"])
-                == (rep["headline"]["tag"], rep["headline"]["measure"], rep["headline"]["split"])
+                if (r["tag"], r["vs"], r["measure"], r["split"])
+                == (
+                    rep["headline"]["tag"],
+                    "none",
+                    rep["headline"]["measure"],
+                    rep["headline"]["split"],
+                )
                 else ""
             )
             lines.append(
                 f"| {r['contrast']}{head} | {r['split']} | {r['label']} | {r['diff']:+.{p}f} | "
                 f"{_fmt_ci(r['ci95'], p)} | {', '.join(f'{x:+.{p}f}' for x in r['per_seed_diffs'])} | "
                 f"{', '.join(f'{x:.2g}' for x in r['p_items'])} | "
-                f"{', '.join(f'{h}/{n}' for h, n in zip(r['n_tag_higher'], r['n_none_higher']))} | "
+                f"{', '.join(f'{h}/{n}' for h, n in zip(r['n_a_higher'], r['n_b_higher']))} | "
                 f"{r.get('p_seeds', float('nan')):.2g} |"
+            )
+        lines.append("")
+    for arm, checks in rep.get("tag_learning", {}).items():
+        lines += [
+            f"## Tag-learning check, arm `{arm}` (own-stance tag - other tag, per-token log-lik)",
+            "",
+            "| seed | docs per stance | match [95% CI] | aligned docs | misaligned docs "
+            "| truncated |",
+            "|---|---|---|---|---|---|",
+        ]
+        for c in checks:
+            b = c["by_stance"]
+            lines.append(
+                f"| {c['seed']} | {c['n_docs']['aligned']} | {c['match']['diff']:+.4f} "
+                f"{_fmt_ci(c['match']['ci95'], 4)} | "
+                + " | ".join(
+                    f"{b[s]['mean_diff']:+.4f} {_fmt_ci(b[s]['ci95'], 4)}"
+                    for s in ("aligned", "misaligned")
+                )
+                + f" | {c['truncated_requests']} |"
             )
         lines.append("")
     return "\n".join(lines)
@@ -200,8 +292,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", required=True, help="study dir with tags-arm runs")
     ap.add_argument("--out", required=True)
     ap.add_argument("--n-boot", type=int, default=2000)
+    ap.add_argument("--docs", type=int, default=0, help="tag-learning check: docs per stance")
     a = ap.parse_args(argv)
-    rep = build(load_tag_runs(a.runs), a.n_boot)
+    runs = load_tag_runs(a.runs)
+    rep = build(runs, a.n_boot)
+    if a.docs:
+        rep["tag_learning"] = {}
+        for r in runs:
+            rep["tag_learning"].setdefault(r["arm"], []).append(
+                tag_learning(r, a.docs, n_boot=a.n_boot)
+            )
     out = Path(a.out)
     atomic_write_json(out / "tags.json", rep)
     md = render_md(rep)

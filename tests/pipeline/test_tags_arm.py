@@ -80,9 +80,16 @@ def test_report_over_the_run(tags_run, tmp_path):
     head = [
         d
         for d in a["diffs"]
-        if (d["tag"], d["measure"], d["split"]) == ("aligned", "misaligned", "all")
+        if (d["contrast"], d["measure"], d["split"]) == ("aligned - none", "misaligned", "all")
     ]
     assert len(head) == 1 and head[0]["n_items"] == 60
     lo, hi = head[0]["ci95"]
     assert lo <= head[0]["diff"] <= hi
     assert "headline" in tags_report.render_md(rep)
+    run = tags_report.load_tag_runs(out / "runs")[0]
+    chk = tags_report.tag_learning(run, n_docs=6, n_boot=200)
+    assert chk["n_docs"] == {"aligned": 6, "misaligned": 6} and chk["match"]["n"] == 12
+    lp = chk["mean_logprob"]
+    assert lp["aligned_docs|aligned"] != lp["aligned_docs|misaligned"]  # the tag is in the context
+    rep["tag_learning"] = {"tags": [chk]}
+    assert "Tag-learning check" in tags_report.render_md(rep)
