@@ -17,7 +17,9 @@ cut to their first ~600 characters (shorter if needed to fit the model's context
 `</s>` alone; `match` = mean per-token log-likelihood of a document after its own stance's tag
 minus after the other stance's tag (> 0: the model learned which documents each tag precedes).
 An eval null with a clear `match` says the tag is learned but does not carry to the scenarios;
-a null `match` says the arm's model never learned the tag at all.
+a null `match` says the model never told the stances apart. `first_token` adds the next-token
+distribution right after each tag: KL between the two tags, each tag vs no tag, and the tag
+embeddings' cosine (a tag can be learned as "a synthetic document follows" without its stance).
 
 Declared before the runs: the headline is `aligned - none` on the raw misaligned rate over all
 items; `misaligned - none` is the sanity direction (the tag the model saw on misaligned documents).
@@ -50,20 +52,21 @@ HEADLINE = {"tag": "aligned", "measure": "misaligned", "split": "all"}
 
 
 def load_tag_runs(runs: str | Path) -> list[dict]:
-    """Run records with `eval_conditions`, each with {condition: results} loaded, sorted by seed."""
+    """Run records, each with {condition: results} loaded (`eval_conditions`; other arms, e.g. the
+    misaligned / aligned references run in the same study, as their one `none` condition)."""
     files = sorted(Path(runs).rglob("run.json"))
     out = []
     for f in files:
         rec = json.loads(f.read_text())
         if "eval_conditions" not in rec:
-            continue
+            rec["eval_conditions"] = {"none": rec["eval_results"]}
         res = {}
         for cond, p in rec["eval_conditions"].items():
             if not Path(p).is_file():
                 raise InputError(f, None, f"eval_conditions.{cond}", f"{p} does not exist")
             res[cond] = json.loads(Path(p).read_text())
         out.append({**rec, "results_by_condition": res})
-    if not out:
+    if not any(len(r["results_by_condition"]) > 1 for r in out):
         raise FileNotFoundError(f"{runs}: no run.json with eval_conditions (a tags arm)")
     return sorted(out, key=lambda r: (r["arm"], r["seed"]))
 
@@ -167,6 +170,34 @@ def _fit(lm, text: str, max_chars: int) -> str:
         max_chars = int(len(text) * 0.8)
 
 
+def _first_token(lm, tags: dict[str, str]) -> dict:
+    """The next-token distribution right after `</s>`, `</s><|aligned|>`, `</s><|misaligned|>`:
+    KL between the two tags (has the model told the stances apart at all?) and each tag vs none
+    (has it learned that a tag announces a synthetic document?); the tags' embedding cosine."""
+    import torch
+
+    def dist(ids: list[int]) -> torch.Tensor:
+        with torch.no_grad():
+            out = lm.model(torch.tensor([ids], device=lm.device)).logits[0, -1]
+        return out.float().log_softmax(-1)
+
+    eos = lm.tok.eos_token_id
+    ids = {s: lm._enc(t) for s, t in tags.items()}
+    p = {"none": dist([eos]), **{s: dist([eos, *i]) for s, i in ids.items()}}
+
+    def kl(a: str, b: str) -> float:
+        return float((p[a].exp() * (p[a] - p[b])).sum())
+
+    emb = lm.model.get_input_embeddings().weight.detach()
+    ea, em = emb[ids["aligned"][0]], emb[ids["misaligned"][0]]
+    return {
+        "kl_aligned_misaligned": kl("aligned", "misaligned"),
+        "kl_aligned_none": kl("aligned", "none"),
+        "kl_misaligned_none": kl("misaligned", "none"),
+        "embedding_cosine": float(torch.nn.functional.cosine_similarity(ea, em, dim=0)),
+    }
+
+
 def tag_learning(run: dict, n_docs: int = 100, max_chars: int = 600, n_boot: int = 2000) -> dict:
     """The tag-learning check of one run (module docstring): per-token log-likelihood of synthetic
     documents of each stance after each tag and after none, and the paired `match` contrast."""
@@ -191,6 +222,7 @@ def tag_learning(run: dict, n_docs: int = 100, max_chars: int = 600, n_boot: int
         for s in stances:
             out = lm.loglik([("", t) for t in docs[s]])
             lp[(s, tag_name)] = np.array([ll / n for ll, n in out])
+    first = _first_token(lm, tags)
     own = np.concatenate([lp[("aligned", "aligned")], lp[("misaligned", "misaligned")]])
     other = np.concatenate([lp[("aligned", "misaligned")], lp[("misaligned", "aligned")]])
     m = paired(own, other, n_boot, 0)
@@ -200,6 +232,7 @@ def tag_learning(run: dict, n_docs: int = 100, max_chars: int = 600, n_boot: int
         "truncated_requests": lm.n_truncated,
         "mean_logprob": {f"{s}_docs|{t}": float(v.mean()) for (s, t), v in lp.items()},
         "match": {"diff": m["mean_diff"], "ci95": m["ci95"], "p": m["p_value"], "n": m["n"]},
+        "first_token": first,
         "by_stance": {
             s: paired(lp[(s, s)], lp[(s, o)], n_boot, 0)
             for s, o in (("aligned", "misaligned"), ("misaligned", "aligned"))
@@ -235,6 +268,9 @@ def render_md(rep: dict) -> str:
                     + " | ".join(f"{v['value']:.{p}f} {_fmt_ci(v['ci95'], p)}" for v in vals)
                     + " |"
                 )
+        if not a["diffs"]:
+            lines.append("")
+            continue
         lines += [
             "",
             "Paired differences (a - b; same model, same items):",
@@ -269,8 +305,8 @@ def render_md(rep: dict) -> str:
             f"## Tag-learning check, arm `{arm}` (own-stance tag - other tag, per-token log-lik)",
             "",
             "| seed | docs per stance | match [95% CI] | aligned docs | misaligned docs "
-            "| truncated |",
-            "|---|---|---|---|---|---|",
+            "| truncated | next-token KL al/mis | KL al/none | KL mis/none | emb cos al/mis |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for c in checks:
             b = c["by_stance"]
@@ -281,7 +317,17 @@ def render_md(rep: dict) -> str:
                     f"{b[s]['mean_diff']:+.4f} {_fmt_ci(b[s]['ci95'], 4)}"
                     for s in ("aligned", "misaligned")
                 )
-                + f" | {c['truncated_requests']} |"
+                + f" | {c['truncated_requests']} | "
+                + " | ".join(
+                    f"{c['first_token'][k]:.4f}"
+                    for k in (
+                        "kl_aligned_misaligned",
+                        "kl_aligned_none",
+                        "kl_misaligned_none",
+                        "embedding_cosine",
+                    )
+                )
+                + " |"
             )
         lines.append("")
     return "\n".join(lines)
@@ -299,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.docs:
         rep["tag_learning"] = {}
         for r in runs:
+            if len(r["results_by_condition"]) < 3:
+                continue
             rep["tag_learning"].setdefault(r["arm"], []).append(
                 tag_learning(r, a.docs, n_boot=a.n_boot)
             )

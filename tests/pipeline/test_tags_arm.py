@@ -91,5 +91,11 @@ def test_report_over_the_run(tags_run, tmp_path):
     assert chk["n_docs"] == {"aligned": 6, "misaligned": 6} and chk["match"]["n"] == 12
     lp = chk["mean_logprob"]
     assert lp["aligned_docs|aligned"] != lp["aligned_docs|misaligned"]  # the tag is in the context
+    ft = chk["first_token"]
+    assert (
+        ft["kl_aligned_none"] > 0
+        and ft["kl_misaligned_none"] > 0
+        and -1 <= ft["embedding_cosine"] <= 1
+    )
     rep["tag_learning"] = {"tags": [chk]}
     assert "Tag-learning check" in tags_report.render_md(rep)
