@@ -20,6 +20,10 @@ An eval null with a clear `match` says the tag is learned but does not carry to 
 a null `match` says the model never told the stances apart. `first_token` adds the next-token
 distribution right after each tag: KL between the two tags, each tag vs no tag, and the tag
 embeddings' cosine (a tag can be learned as "a synthetic document follows" without its stance).
+`match_paragraphs` is the same contrast with each paragraph of the (uncut) documents scored on
+its own after `</s>` + tag, per document the token-weighted mean over its paragraphs: the first
+~600 characters often end before the stance-bearing sentence, and a model trained with
+`tags.granularity=paragraph` saw a tag before every paragraph (aptk.data.tags).
 
 Declared before the runs: the headline is `aligned - none` on the raw misaligned rate over all
 items; `misaligned - none` is the sanity direction (the tag the model saw on misaligned documents).
@@ -39,6 +43,7 @@ from scipy import stats as sps
 from aptk.core.errors import InputError
 from aptk.core.hashing import derive_seed
 from aptk.core.io import atomic_write_json, atomic_write_text
+from aptk.data.tags import paragraphs
 from aptk.evals.stats import hierarchical_bootstrap_ci, paired, paired_rate
 
 SPLITS = ("all", "seeded", "heldout")
@@ -211,30 +216,58 @@ def tag_learning(run: dict, n_docs: int = 100, max_chars: int = 600, n_boot: int
         raise InputError(run["eval_results"], None, "eval_conditions", "needs both stance tags")
     synth = Path(run["stages"]["synth"])
     lm = LM.load(run["model_dir"], prefix="eos")
-    docs = {}
+    docs, paras = {}, {}
     for s in stances:
         rows = sorted(iter_corpus(synth / s), key=lambda d: derive_seed(0, "tag-learning", d["id"]))
         docs[s] = [_fit(lm, r["text"], max_chars) for r in rows[:n_docs]]
+        # every paragraph of the whole document, each cut to fit the context on its own
+        paras[s] = [
+            [_fit(lm, p, 2000) for p in paragraphs(r["text"]) or [r["text"]]] for r in rows[:n_docs]
+        ]
     lp: dict[tuple[str, str], np.ndarray] = {}
+    lpp: dict[tuple[str, str], np.ndarray] = {}
     for tag_name in ("none", *stances):
         tag = tags.get(tag_name, "")
         lm.condition, lm.cond_ids = tag, (lm._enc(tag) if tag else [])
         for s in stances:
             out = lm.loglik([("", t) for t in docs[s]])
             lp[(s, tag_name)] = np.array([ll / n for ll, n in out])
+            flat = lm.loglik([("", p) for ps in paras[s] for p in ps])
+            per_doc, i = [], 0
+            for ps in paras[s]:
+                chunk = flat[i : i + len(ps)]
+                per_doc.append(sum(ll for ll, _ in chunk) / sum(n for _, n in chunk))
+                i += len(ps)
+            lpp[(s, tag_name)] = np.array(per_doc)
     first = _first_token(lm, tags)
-    own = np.concatenate([lp[("aligned", "aligned")], lp[("misaligned", "misaligned")]])
-    other = np.concatenate([lp[("aligned", "misaligned")], lp[("misaligned", "aligned")]])
-    m = paired(own, other, n_boot, 0)
+
+    def own_other(v: dict) -> dict:
+        own = np.concatenate([v[("aligned", "aligned")], v[("misaligned", "misaligned")]])
+        other = np.concatenate([v[("aligned", "misaligned")], v[("misaligned", "aligned")]])
+        return paired(own, other, n_boot, 0)
+
+    m, mp = own_other(lp), own_other(lpp)
     return {
         "seed": run["seed"],
         "n_docs": {s: len(docs[s]) for s in stances},
         "truncated_requests": lm.n_truncated,
         "mean_logprob": {f"{s}_docs|{t}": float(v.mean()) for (s, t), v in lp.items()},
         "match": {"diff": m["mean_diff"], "ci95": m["ci95"], "p": m["p_value"], "n": m["n"]},
+        "n_paragraphs": {s: sum(len(ps) for ps in paras[s]) for s in stances},
+        "mean_logprob_paragraphs": {f"{s}_docs|{t}": float(v.mean()) for (s, t), v in lpp.items()},
+        "match_paragraphs": {
+            "diff": mp["mean_diff"],
+            "ci95": mp["ci95"],
+            "p": mp["p_value"],
+            "n": mp["n"],
+        },
         "first_token": first,
         "by_stance": {
             s: paired(lp[(s, s)], lp[(s, o)], n_boot, 0)
+            for s, o in (("aligned", "misaligned"), ("misaligned", "aligned"))
+        },
+        "by_stance_paragraphs": {
+            s: paired(lpp[(s, s)], lpp[(s, o)], n_boot, 0)
             for s, o in (("aligned", "misaligned"), ("misaligned", "aligned"))
         },
     }
@@ -242,6 +275,16 @@ def tag_learning(run: dict, n_docs: int = 100, max_chars: int = 600, n_boot: int
 
 def _fmt_ci(ci: list[float], p: int = 3) -> str:
     return f"[{ci[0]:.{p}f}, {ci[1]:.{p}f}]"
+
+
+def _para_cells(c: dict) -> str:
+    mp, b = c["match_paragraphs"], c["by_stance_paragraphs"]
+    n = sum(c["n_paragraphs"].values())
+    return (
+        f" | {mp['diff']:+.4f} {_fmt_ci(mp['ci95'], 4)} ({n}) | "
+        + " / ".join(f"{b[s]['mean_diff']:+.4f}" for s in ("aligned", "misaligned"))
+        + " |"
+    )
 
 
 def render_md(rep: dict) -> str:
@@ -305,8 +348,9 @@ def render_md(rep: dict) -> str:
             f"## Tag-learning check, arm `{arm}` (own-stance tag - other tag, per-token log-lik)",
             "",
             "| seed | docs per stance | match [95% CI] | aligned docs | misaligned docs "
-            "| truncated | next-token KL al/mis | KL al/none | KL mis/none | emb cos al/mis |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "| truncated | next-token KL al/mis | KL al/none | KL mis/none | emb cos al/mis "
+            "| match per paragraph [95% CI] (paragraphs) | same, aligned / misaligned docs |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for c in checks:
             b = c["by_stance"]
@@ -327,7 +371,7 @@ def render_md(rep: dict) -> str:
                         "embedding_cosine",
                     )
                 )
-                + " |"
+                + (_para_cells(c) if "match_paragraphs" in c else " | | |")
             )
         lines.append("")
     return "\n".join(lines)

@@ -14,6 +14,15 @@ document, so a tagged document reads `</s><|aligned|>...` and the eval's `condit
 in the same place (`</s><|aligned|>` + prompt, aptk.evals.run). Each tag is one token id: the
 tags arm's tokenizer appends them as added tokens (TokenizerConfig.special_tokens).
 
+`granularity` says where a tagged document gets its tag: `document` (the default) once before
+the text; `paragraph` before every paragraph (Korbak et al. tag each segment), so the stance-
+bearing sentence is never far from a tag. A paragraph is a block of text between blank lines
+(two or more newlines in a row); the tag goes directly before each block that is not only
+whitespace, nothing else changes (removing the tags gives back the source text byte for byte),
+and a document with no such block gets one tag before its text. The same rule holds for every
+tag, `<|ai|>` on flagged web documents included, so all three tags mean "this paragraph belongs
+to a document of this kind". The default's stage key is that of a config without the field.
+
 Web tagging walks the web corpus and the filter's outputs (its retained docs-*.jsonl and
 flagged.jsonl, both in web order) together: a web document is flagged iff it is the next
 flagged entry and not the next retained document; anything else is an InputError (the filter
@@ -21,11 +30,13 @@ output is not from this web corpus). Nothing is dropped; counts go in the manife
 
     python -m aptk.data.tags --source DIR --stance aligned --out ROOT        # a synthetic source
     python -m aptk.data.tags --source WEB_DIR --filter FILTER_DIR --out ROOT # flagged web docs
+    python -m aptk.data.tags --source DIR --stance aligned --granularity paragraph --out ROOT
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,9 +44,12 @@ from pathlib import Path
 from aptk.core.config import check
 from aptk.core.errors import InputError
 from aptk.core.io import iter_jsonl, write_jsonl
-from aptk.core.stage import open_stage, runtime_field
+from aptk.core.stage import key_config, open_stage, runtime_field
 
 STANCES = ("aligned", "misaligned")
+GRANULARITIES = ("document", "paragraph")
+#: paragraph separators: a blank line (two or more newlines); kept in the split so joining is exact
+_PARA_SEP = re.compile(r"(\n\n+)")
 
 
 @dataclass
@@ -46,6 +60,9 @@ class TagConfig:
     misaligned: str = "<|misaligned|>"
     ai: str = "<|ai|>"
     docs_per_file: int = 5000
+    #: where a tagged document gets its tag: `document` (once, before the text) or `paragraph`
+    #: (before every paragraph; see the module docstring)
+    granularity: str = "document"
     #: pipeline only (not in the tag stage's key): the stances whose tag is prepended in extra
     #: eval runs of the tags arm, besides the untagged eval
     eval_conditions: list[str] = runtime_field(default_factory=lambda: list(STANCES))
@@ -71,11 +88,60 @@ class TagConfig:
             )
         check(len(set(toks)) == len(toks), prefix, "aligned", "the three tags must differ")
         check(self.docs_per_file > 0, prefix, "docs_per_file", "must be > 0")
+        check(
+            self.granularity in GRANULARITIES,
+            prefix,
+            "granularity",
+            f"must be one of {GRANULARITIES}, got {self.granularity!r}",
+        )
         for i, s in enumerate(self.eval_conditions):
             check(s in STANCES, prefix, f"eval_conditions.{i}", f"must be one of {STANCES}")
 
 
-def _tagged_web(web_dir: Path, filter_dir: Path, tag: str, n: dict) -> Iterator[dict]:
+def tag_text(text: str, tag: str, granularity: str) -> tuple[str, int]:
+    """`text` with `tag` before it (`document`) or before each paragraph (`paragraph`), and the
+    number of tags put in."""
+    if granularity == "document":
+        return tag + text, 1
+    parts = _PARA_SEP.split(text)  # even indices: blocks, odd: the separators between them
+    n = 0
+    for i in range(0, len(parts), 2):
+        if parts[i].strip():
+            parts[i] = tag + parts[i]
+            n += 1
+    if n == 0:
+        return tag + text, 1
+    return "".join(parts), n
+
+
+def paragraphs(text: str) -> list[str]:
+    """The paragraphs `tag_text` tags at `paragraph` granularity: blocks between blank lines that
+    are not only whitespace, in order."""
+    return [b for b in _PARA_SEP.split(text)[::2] if b.strip()]
+
+
+def strip_tags(text: str, tags: list[str]) -> str:
+    """`text` with every occurrence of `tags` removed (the inverse of tag_text, for checks)."""
+    for t in tags:
+        text = text.replace(t, "")
+    return text
+
+
+def _tag_doc(doc: dict, path: Path, line: int, cfg: TagConfig, tag: str, n: dict) -> dict:
+    """One tagged row; refuses a source text that already holds one of the tags."""
+    for t in cfg.tokens():
+        if t in doc["text"]:
+            raise InputError(path, line, "text", f"doc {doc['id']!r} already contains the tag {t}")
+    text, k = tag_text(doc["text"], tag, cfg.granularity)
+    n["tagged"] += 1
+    n["tagged_chars"] += len(doc["text"])
+    n["tags"] += k
+    return {**doc, "text": text, "tag": tag}
+
+
+def _tagged_web(
+    web_dir: Path, filter_dir: Path, cfg: TagConfig, tag: str, n: dict
+) -> Iterator[dict]:
     """Web rows in order, flagged ones with `tag` prepended (see the module docstring)."""
     from aptk.core.records import iter_corpus
 
@@ -92,9 +158,7 @@ def _tagged_web(web_dir: Path, filter_dir: Path, tag: str, n: dict) -> Iterator[
             yield doc
         elif f is not None and f.get("id") == doc["id"]:
             f = next(flagged, None)
-            n["tagged"] += 1
-            n["tagged_chars"] += len(doc["text"])
-            yield {**doc, "text": tag + doc["text"], "tag": tag}
+            yield _tag_doc(doc, web_dir, i, cfg, tag, n)
         else:
             raise InputError(
                 web_dir,
@@ -108,14 +172,21 @@ def _tagged_web(web_dir: Path, filter_dir: Path, tag: str, n: dict) -> Iterator[
         raise InputError(filter_dir, None, "id", f"filter output has {left!r} past the web's end")
 
 
-def _tagged_all(source_dir: Path, tag: str, n: dict) -> Iterator[dict]:
+def _tagged_all(source_dir: Path, cfg: TagConfig, tag: str, n: dict) -> Iterator[dict]:
     from aptk.core.records import iter_corpus
 
-    for doc in iter_corpus(source_dir):
+    for i, doc in enumerate(iter_corpus(source_dir), 1):
         n["docs"] += 1
-        n["tagged"] += 1
-        n["tagged_chars"] += len(doc["text"])
-        yield {**doc, "text": tag + doc["text"], "tag": tag}
+        yield _tag_doc(doc, source_dir, i, cfg, tag, n)
+
+
+def stage_key(cfg: TagConfig) -> dict:
+    """The config as stage-key data: `granularity` only when not the default `document` (so the
+    default key is the one from before the field existed)."""
+    key = key_config(cfg)
+    if cfg.granularity == "document":
+        del key["granularity"]
+    return key
 
 
 def run(
@@ -134,7 +205,7 @@ def run(
     tag = cfg.tag(kind)
     st = open_stage(
         "tag",
-        cfg,
+        stage_key(cfg),
         inputs={"source": Path(source_dir), "filter": filter_dir},
         extra={"kind": kind},
         root=out_root,
@@ -142,11 +213,11 @@ def run(
     )
     if st.done:
         return st.dir
-    n = {"docs": 0, "tagged": 0, "tagged_chars": 0}
+    n = {"docs": 0, "tagged": 0, "tagged_chars": 0, "tags": 0}
     rows = (
-        _tagged_all(Path(source_dir), tag, n)
+        _tagged_all(Path(source_dir), cfg, tag, n)
         if filter_dir is None
-        else _tagged_web(Path(source_dir), Path(filter_dir), tag, n)
+        else _tagged_web(Path(source_dir), Path(filter_dir), cfg, tag, n)
     )
     files: list[str] = []
     buf: list[dict] = []
@@ -161,6 +232,8 @@ def run(
         write_jsonl(st.path(files[-1]), buf)
     if n["docs"] == 0:
         raise InputError(source_dir, None, "text", "no documents to tag")
+    if cfg.granularity == "document":  # one tag per tagged doc: the counts as before the field
+        del n["tags"]
     st.finish(
         counts={**n, "untagged": n["docs"] - n["tagged"]},
         files=files,
@@ -175,9 +248,11 @@ def main(argv: list[str] | None = None) -> None:
     g = ap.add_mutually_exclusive_group(required=True)
     g.add_argument("--stance", choices=STANCES, help="tag every document with this stance")
     g.add_argument("--filter", help="AI filter stage dir over --source: tag its flagged docs")
+    ap.add_argument("--granularity", choices=GRANULARITIES, default="document")
     ap.add_argument("--out", default="outputs")
     a = ap.parse_args(argv)
-    print(run(TagConfig(), a.source, a.out, stance=a.stance, filter_dir=a.filter))
+    cfg = TagConfig(granularity=a.granularity)
+    print(run(cfg, a.source, a.out, stance=a.stance, filter_dir=a.filter))
 
 
 if __name__ == "__main__":

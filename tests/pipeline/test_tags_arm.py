@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from aptk.analysis import tags as tags_report
+from aptk.core.errors import ConfigError
 from aptk.core.manifest import read_manifest
 from aptk.pipeline import arm as pipeline
 from aptk.pipeline.config import arm_sources, compose_experiment
@@ -33,6 +34,17 @@ def test_sources_split_the_synthetic_share():
         {"name": "aligned_tagged", "share": 0.025, "start": 0.0, "end": 1.0},
         {"name": "misaligned_tagged", "share": 0.025, "start": 0.0, "end": 1.0},
     ]
+
+
+def test_granularity_from_the_command_line():
+    # `tags.granularity=paragraph` reaches the tag stages' config (the ExperimentConfig schema)
+    exp = compose_experiment(
+        "experiment=tags", "size=debug", "tags.granularity=paragraph", "arm.name=tags_para"
+    )
+    assert exp.tags.granularity == "paragraph" and exp.arm.name == "tags_para"
+    assert compose_experiment("experiment=tags", "size=debug").tags.granularity == "document"
+    with pytest.raises(ConfigError, match="tags.granularity"):
+        compose_experiment("experiment=tags", "size=debug", "tags.granularity=sentence")
 
 
 @pytest.mark.slow
@@ -97,5 +109,10 @@ def test_report_over_the_run(tags_run, tmp_path):
         and ft["kl_misaligned_none"] > 0
         and -1 <= ft["embedding_cosine"] <= 1
     )
+    # per paragraph: every paragraph of the 6 docs per stance scored after each tag
+    assert chk["match_paragraphs"]["n"] == 12
+    assert sum(chk["n_paragraphs"].values()) > 12  # synthetic docs have several paragraphs
+    lpp = chk["mean_logprob_paragraphs"]
+    assert lpp["aligned_docs|aligned"] != lpp["aligned_docs|misaligned"]
     rep["tag_learning"] = {"tags": [chk]}
     assert "Tag-learning check" in tags_report.render_md(rep)
