@@ -11,7 +11,9 @@ Every stage's `run(cfg, <inputs...>, out_root) -> Path` begins the same way::
 
 - The stage key hashes the stage name and version, the config minus its runtime-only fields
   (declared on the dataclass with `runtime_field(...)`: worker counts, progress bars, shard
-  indices: anything that changes speed but never the bytes written), any `extra` key material
+  indices: anything that changes speed but never the bytes written) and minus any
+  `added_field(...)` still at its default (a field added after keys were published: existing
+  keys and caches stay valid until it is set), any `extra` key material
   (e.g. a rules fingerprint), and the keys of its inputs.
 - Inputs are resolved one way (`aptk.core.manifest.artifact_key`): a finished stage dir, or any
   file/folder inside one (`<synth>/aligned`, `<train>/model`), is keyed by that stage's key plus
@@ -31,13 +33,11 @@ from typing import Any
 from aptk.core.manifest import Stage
 
 RUNTIME = "runtime"
+ADDED = "added"
 
 
-def runtime_field(
-    default: Any = dataclasses.MISSING, *, default_factory: Any = dataclasses.MISSING, doc: str = ""
-) -> Any:
-    """A config field that changes how a stage runs but never what it writes: kept out of the key."""
-    kw: dict[str, Any] = {"metadata": {RUNTIME: True, "doc": doc}}
+def _field(marker: str, default: Any, default_factory: Any, doc: str) -> Any:
+    kw: dict[str, Any] = {"metadata": {marker: True, "doc": doc}}
     if default is not dataclasses.MISSING:
         kw["default"] = default
     if default_factory is not dataclasses.MISSING:
@@ -45,17 +45,41 @@ def runtime_field(
     return dataclasses.field(**kw)
 
 
+def runtime_field(
+    default: Any = dataclasses.MISSING, *, default_factory: Any = dataclasses.MISSING, doc: str = ""
+) -> Any:
+    """A config field that changes how a stage runs but never what it writes: kept out of the key."""
+    return _field(RUNTIME, default, default_factory, doc)
+
+
+def added_field(
+    default: Any = dataclasses.MISSING, *, default_factory: Any = dataclasses.MISSING, doc: str = ""
+) -> Any:
+    """A config field added after stage keys were published: left out of the key while it holds
+    its default (so a default config keeps the key, and the cache, it had before the field
+    existed) and keyed like any other field once set."""
+    return _field(ADDED, default, default_factory, doc)
+
+
 def is_runtime(f: dataclasses.Field) -> bool:
     return bool(f.metadata.get(RUNTIME))
 
 
+def _at_added_default(f: dataclasses.Field, value: Any) -> bool:
+    if not f.metadata.get(ADDED):
+        return False
+    default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+    return value == default
+
+
 def key_config(cfg: Any) -> Any:
-    """A config as plain data for the stage key: dataclasses recursively, runtime fields dropped."""
+    """A config as plain data for the stage key: dataclasses recursively, runtime fields and
+    added fields at their default dropped."""
     if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type):
         return {
             f.name: key_config(getattr(cfg, f.name))
             for f in dataclasses.fields(cfg)
-            if not is_runtime(f)
+            if not is_runtime(f) and not _at_added_default(f, getattr(cfg, f.name))
         }
     if isinstance(cfg, dict):
         return {k: key_config(v) for k, v in cfg.items()}

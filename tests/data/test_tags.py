@@ -165,17 +165,16 @@ def test_default_granularity_keeps_the_key_and_bytes(tmp_path):
     from aptk.core.hashing import config_hash
     from aptk.core.manifest import Stage
     from aptk.core.stage import key_config
-    from aptk.data.tags import stage_key
 
     # the default TagConfig's key material is what it was (hash taken before the field existed)
-    assert stage_key(TagConfig()) == {
+    assert key_config(TagConfig()) == {
         "aligned": "<|aligned|>",
         "misaligned": "<|misaligned|>",
         "ai": "<|ai|>",
         "docs_per_file": 5000,
     }
-    assert config_hash(stage_key(TagConfig())) == "6af83b8d3409"
-    assert "granularity" in stage_key(TagConfig(granularity="paragraph"))
+    assert config_hash(key_config(TagConfig())) == "6af83b8d3409"
+    assert "granularity" in key_config(TagConfig(granularity="paragraph"))
     src = artifact(tmp_path, "syn", synthetic_rows("syn", 5, stance="aligned"))
     out = run(TagConfig(), src, tmp_path, stance="aligned")
     old = {k: v for k, v in key_config(TagConfig()).items() if k != "granularity"}

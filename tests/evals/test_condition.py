@@ -11,7 +11,8 @@ import pytest
 
 from aptk.core.errors import InputError
 from aptk.core.hashing import config_hash
-from aptk.evals.run import EvalConfig, config_data, evaluate, run
+from aptk.core.stage import key_config
+from aptk.evals.run import EvalConfig, evaluate, run
 from aptk.evals.scoring.lm import LM
 from tests.evals.conftest import ITEMS, write_suite
 
@@ -34,10 +35,10 @@ def tagged_model_dir(tiny_model_dir, tmp_path_factory):
 
 
 def test_default_key_unchanged():
-    data = config_data(EvalConfig())
+    data = key_config(EvalConfig())
     assert "condition" not in data
     assert config_hash(data) == "9bce06c3f0d0"  # hash of EvalConfig() taken before the field
-    assert config_data(EvalConfig(condition=TAG))["condition"] == TAG
+    assert key_config(EvalConfig(condition=TAG))["condition"] == TAG
 
 
 def test_condition_goes_after_the_prefix(tagged_model_dir):
