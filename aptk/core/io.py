@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -32,6 +33,36 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+class AtomicStream:
+    """The streaming twin of `atomic_write_bytes`, for files too large to hold in memory: bytes
+    go into a temp file beside `path`; `commit()` fsyncs and renames it into place, `abort()`
+    removes it. Keeps the sha256 of the bytes as they are written (a stage manifest's fingerprint
+    without reading the file back). `write` may be called from one other thread at a time (the
+    GIL is released while writing and hashing large buffers)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        fd, self.tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        self.f = os.fdopen(fd, "wb")
+        self.sha256 = hashlib.sha256()
+
+    def write(self, data) -> None:
+        """Append `data` (bytes or any C-contiguous buffer)."""
+        self.f.write(data)
+        self.sha256.update(data)
+
+    def commit(self) -> None:
+        self.f.flush()
+        os.fsync(self.f.fileno())
+        self.f.close()
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        self.f.close()
+        if os.path.exists(self.tmp):
+            os.unlink(self.tmp)
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:

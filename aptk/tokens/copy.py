@@ -29,10 +29,8 @@ How it is fast and small (docs/token_mix.md, "Mixer throughput"):
 from __future__ import annotations
 
 import errno
-import hashlib
 import mmap
 import os
-import tempfile
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -41,6 +39,7 @@ import numba
 import numpy as np
 from numba import types
 
+from aptk.core.io import AtomicStream
 from aptk.core.manifest import read_manifest
 
 ALIGN = 4096  # O_DIRECT block: buffer address, file offset and length multiples of this
@@ -185,7 +184,7 @@ def copy_docs(
                 cum = np.cumsum(lens[i:]) + self._n
                 j = int(np.searchsorted(cum, self.max_tokens, side="left"))  # closes after i+j
                 b = min(i + j + 1, n_docs)
-                self.open_file(_DirectFile if direct else None)
+                self.open_file(_DirectFile if direct else AtomicStream)
                 out = self._f
                 tail = np.zeros(0, self.dtype)  # < align tokens not yet written
                 while i < b:
@@ -226,19 +225,19 @@ def _aligned_empty(n: int, dtype: np.dtype) -> np.ndarray:
     return np.frombuffer(mm, dtype=dtype, count=n)
 
 
-class _DirectFile:
-    """aptk.tokens.shards._AtomicFile (temp file beside `path`, sha256 of the bytes as they
-    are written, fsync + rename on commit) whose aligned writes (`write(data, True)`: whole
-    4 KiB blocks from a page-aligned buffer) go through a second descriptor opened with
-    O_DIRECT, bypassing the page cache: on the VM this was measured on, buffered writes of new
-    pages ran at 0.1-0.2 GB/s (kernel time allocating page cache), O_DIRECT at ~1.8 GB/s.
-    Other writes, and every write when O_DIRECT is refused (EINVAL: tmpfs on older kernels,
-    other block sizes), go through the page cache. Same bytes and sha256 either way."""
+class _DirectFile(AtomicStream):
+    """An AtomicStream (temp file beside `path`, sha256 of the bytes as they are written, fsync +
+    rename on commit) whose aligned writes (`write(data, True)`: whole 4 KiB blocks from a
+    page-aligned buffer) go through a second descriptor opened with O_DIRECT, bypassing the page
+    cache: on the VM this was measured on, buffered writes of new pages ran at 0.1-0.2 GB/s
+    (kernel time allocating page cache), O_DIRECT at ~1.8 GB/s. Other writes, and every write
+    when O_DIRECT is refused (EINVAL: tmpfs on older kernels, other block sizes), go through the
+    page cache (positioned writes on the stream's own descriptor). Same bytes and sha256 either
+    way."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        fd, self.tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        self.fd, self.pos, self.sha256 = fd, 0, hashlib.sha256()
+        super().__init__(path)
+        self.pos = 0
         try:
             self.dfd: int | None = os.open(self.tmp, os.O_WRONLY | os.O_DIRECT)
         except (OSError, AttributeError):
@@ -246,7 +245,8 @@ class _DirectFile:
 
     def write(self, data, aligned: bool = False) -> None:
         mv = memoryview(data).cast("B")
-        fd = self.dfd if aligned and self.dfd is not None else self.fd
+        buffered = self.f.fileno()
+        fd = self.dfd if aligned and self.dfd is not None else buffered
         done = 0
         while done < len(mv):
             try:
@@ -255,11 +255,11 @@ class _DirectFile:
                 if fd != self.dfd or e.errno != errno.EINVAL:
                     raise
                 self._close_direct()
-                fd = self.fd  # O_DIRECT refused: the page cache
+                fd = buffered  # O_DIRECT refused: the page cache
                 continue
             done += n
             if n % ALIGN:
-                fd = self.fd  # a partial write: the rest is not block-aligned
+                fd = buffered  # a partial write: the rest is not block-aligned
         self.pos += len(mv)
         self.sha256.update(mv)
 
@@ -270,15 +270,11 @@ class _DirectFile:
 
     def commit(self) -> None:
         self._close_direct()
-        os.fsync(self.fd)
-        os.close(self.fd)
-        os.replace(self.tmp, self.path)
+        super().commit()
 
     def abort(self) -> None:
         self._close_direct()
-        os.close(self.fd)
-        if os.path.exists(self.tmp):
-            os.unlink(self.tmp)
+        super().abort()
 
 
 def drain_quiet(pending: deque) -> None:

@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import math
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from aptk.core.config import check
+from aptk.core.io import AtomicStream
 from aptk.core.manifest import read_manifest
 from aptk.core.stage import open_stage, runtime_field
 from aptk.tokens.encode import encode_batches, encode_parallel, text_batches
@@ -77,35 +76,6 @@ def token_size_for(vocab_size: int) -> int:
     return 4 if vocab_size > np.iinfo(np.uint16).max + 1 else 2
 
 
-class _AtomicFile:
-    """Stream into a temp file beside `path`; fsync and rename into place on success. The
-    sha256 of the bytes written is kept as they are written (the stage manifest's fingerprint,
-    without reading the file back)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        fd, self.tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        self.f = os.fdopen(fd, "wb")
-        self.sha256 = hashlib.sha256()
-
-    def write(self, data) -> None:
-        """Append `data` (bytes or any C-contiguous buffer); callable from one other thread at
-        a time (the GIL is released while writing and hashing large buffers)."""
-        self.f.write(data)
-        self.sha256.update(data)
-
-    def commit(self) -> None:
-        self.f.flush()
-        os.fsync(self.f.fileno())
-        self.f.close()
-        os.replace(self.tmp, self.path)
-
-    def abort(self) -> None:
-        self.f.close()
-        if os.path.exists(self.tmp):
-            os.unlink(self.tmp)
-
-
 class ShardWriter:
     """Write documents (arrays with EOS) into NNNNN.ds / .index / .metadata files atomically."""
 
@@ -121,14 +91,14 @@ class ShardWriter:
         #: sha256 hex of every file written (hashed while writing: Stage.finish(digests=))
         self.digests: dict[str, str] = {}
         self.total_tokens = self.total_docs = 0
-        self._f: _AtomicFile | None = None
+        self._f: AtomicStream | None = None
         self._ends: list[int] = []
         self._n = 0
 
-    def open_file(self, factory: type | None = None) -> None:
-        """Start the next NNNNN.ds unless one is open (`factory`: an _AtomicFile subclass)."""
+    def open_file(self, factory: type[AtomicStream] = AtomicStream) -> None:
+        """Start the next NNNNN.ds unless one is open (`factory`: AtomicStream or a subclass)."""
         if self._f is None:
-            self._f = (factory or _AtomicFile)(self.out_dir / f"{len(self.files) // 3:05d}{SUFFIX}")
+            self._f = factory(self.out_dir / f"{len(self.files) // 3:05d}{SUFFIX}")
 
     def add(self, doc: np.ndarray) -> None:
         self.open_file()
@@ -141,8 +111,7 @@ class ShardWriter:
     def add_flat(self, flat: np.ndarray, lengths: np.ndarray) -> None:
         """Many documents at once (flat ids with EOS, per-document lengths) into the open file;
         only for writers with no size limit in practice (one file: a source's token shard)."""
-        if self._f is None:
-            self._f = _AtomicFile(self.out_dir / f"{len(self.files) // 3:05d}{SUFFIX}")
+        self.open_file()
         self._f.write(flat.astype(self.dtype, copy=False).tobytes())
         self._ends.extend((np.cumsum(lengths) + self._n).tolist())
         self._n += int(lengths.sum())
