@@ -52,13 +52,19 @@ def _val(it: dict, key: str) -> float:
     return float(it[key])
 
 
-def matrix(rs: list[dict], keep: Callable[[dict], bool], key: str) -> np.ndarray:
-    """seeds x items matrix of `key` over the kept items that all seeds share."""
+def matrix_ids(
+    rs: list[dict], keep: Callable[[dict], bool], key: str
+) -> tuple[np.ndarray, list[str]]:
+    """seeds x items matrix of `key` over the kept items that all seeds share, and their ids."""
     per = [{it["question_id"]: it for it in r["results"]["items"] if keep(it)} for r in rs]
     qs = sorted(set.intersection(*(set(p) for p in per)))
-    return np.array([[_val(p[q], key) for q in qs] for p in per], dtype=float).reshape(
-        len(per), len(qs)
-    )
+    m = np.array([[_val(p[q], key) for q in qs] for p in per], dtype=float)
+    return m.reshape(len(per), len(qs)), qs
+
+
+def matrix(rs: list[dict], keep: Callable[[dict], bool], key: str) -> np.ndarray:
+    """seeds x items matrix of `key` over the kept items that all seeds share."""
+    return matrix_ids(rs, keep, key)[0]
 
 
 def cell(
