@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats as sps
 
+from aptk.analysis.aggregate import matrix_ids
 from aptk.core.errors import InputError
 from aptk.core.hashing import derive_seed
 from aptk.core.io import atomic_write_json, atomic_write_text
@@ -78,15 +79,11 @@ def load_tag_runs(runs: str | Path) -> list[dict]:
 
 def _matrix(runs: list[dict], cond: str, split: str, key: str) -> tuple[np.ndarray, list[str]]:
     """seeds x items of `key` under `cond` over the items of `split` every run has."""
-    per = []
-    for r in runs:
-        items = r["results_by_condition"][cond]["items"]
-        per.append(
-            {it["question_id"]: it for it in items if split == "all" or it["split"] == split}
-        )
-    qs = sorted(set.intersection(*(set(p) for p in per)))
-    m = np.array([[float(p[q][key]) for q in qs] for p in per], dtype=float)
-    return m.reshape(len(per), len(qs)), qs
+    return matrix_ids(
+        [{"results": r["results_by_condition"][cond]} for r in runs],
+        lambda it: split == "all" or it["split"] == split,
+        key,
+    )
 
 
 def _ci(m: np.ndarray, n_boot: int) -> list[float]:
@@ -228,7 +225,7 @@ def tag_learning(run: dict, n_docs: int = 100, max_chars: int = 600, n_boot: int
     lpp: dict[tuple[str, str], np.ndarray] = {}
     for tag_name in ("none", *stances):
         tag = tags.get(tag_name, "")
-        lm.condition, lm.cond_ids = tag, (lm._enc(tag) if tag else [])
+        lm.set_condition(tag)
         for s in stances:
             out = lm.loglik([("", t) for t in docs[s]])
             lp[(s, tag_name)] = np.array([ll / n for ll, n in out])

@@ -167,8 +167,7 @@ def evaluate(cfg: EvalConfig, model: str | Path | object, suite: str | Path | Su
         lm = model
         lm.batch_size = cfg.batch_size
         if cfg.condition or getattr(lm, "condition", ""):
-            lm.condition = cfg.condition
-            lm.cond_ids = lm._enc(cfg.condition) if cfg.condition else []
+            lm.set_condition(cfg.condition)
     items = suite.select(cfg.splits, cfg.max_items)
     if not items:
         raise InputError(suite.path, None, "split", f"no items in splits {cfg.splits}")

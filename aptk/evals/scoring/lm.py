@@ -62,8 +62,7 @@ class LM:
         except (TypeError, ValueError):  # pragma: no cover
             self._keep = False
         self.share_prefix = share_prefix
-        self.condition = condition
-        self.cond_ids = self._enc(condition) if condition else []
+        self.set_condition(condition)
         self.n_forward = 0
         self.n_tokens = 0
         self.n_truncated = 0  # requests cut from the left (their prefix and condition lost)
@@ -93,6 +92,11 @@ class LM:
     # ---------------------------------------------------------------- tokenisation
     def _enc(self, text: str) -> list[int]:
         return list(self.tok(text, add_special_tokens=False)["input_ids"])
+
+    def set_condition(self, condition: str) -> None:
+        """Text encoded on its own and put after the prefix token of every context ("" = none)."""
+        self.condition = condition
+        self.cond_ids = self._enc(condition) if condition else []
 
     def prefix_ids(self) -> list[int]:
         """The ids before every context: the prefix token (if any), then the condition's ids."""
