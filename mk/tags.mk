@@ -1,5 +1,6 @@
 # Conditional-tags arm (issue 16; docs/tags.md): stance tags on synthetic docs, <|ai|> on AI-filter-
-# flagged web docs; eval untagged and with each stance tag after the prefix token; the tags report
+# flagged web docs (trained with the demo's recipe, DEMO_TRAIN); eval untagged and with each stance
+# tag after the prefix token; the tags report
 # (rates per condition with CIs, paired tag - none differences, the tag-learning check).
 # Per-paragraph tags (docs/tags.md): make tags TAGS_STUDY=tags_tiny_para TAGS_ARGS="arm.name=tags_para tags.granularity=paragraph"
 TAGS_SIZE  ?= tiny
@@ -15,7 +16,7 @@ TAGS_LAUNCHER ?= hydra/launcher=basic
 tags: ## conditional-tags arm + report -> outputs/tags_tiny/tags.md (TAGS_SEEDS=0,1,2 TAGS_ARGS=...)
 	@set -e; t0=$$(date +%s); \
 	$(BIN)aptk-arm --multirun study=$(TAGS_STUDY) experiment=tags seed=$(TAGS_SEEDS) size=$(TAGS_SIZE) \
-	  threads=1 train=bf16 $(TAGS_LAUNCHER) $(TAGS_ARGS) >/dev/null; \
+	  threads=1 train=$(DEMO_TRAIN) $(TAGS_LAUNCHER) $(TAGS_ARGS) >/dev/null; \
 	$(PY) -m aptk.analysis.tags --runs outputs/runs/$(TAGS_STUDY) --out $(TAGS_OUT) --docs $(TAGS_DOCS); \
 	echo "tags: wall $$(( $$(date +%s) - t0 )) s; report $(TAGS_OUT)/tags.md"
 
