@@ -40,7 +40,8 @@ class AtomicStream:
     go into a temp file beside `path`; `commit()` fsyncs and renames it into place, `abort()`
     removes it. Keeps the sha256 of the bytes as they are written (a stage manifest's fingerprint
     without reading the file back). `write` may be called from one other thread at a time (the
-    GIL is released while writing and hashing large buffers)."""
+    GIL is released while writing and hashing large buffers); or `put` from one thread and
+    `sha256.update` of the same buffers, in the same order, from another."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -49,9 +50,14 @@ class AtomicStream:
         self.sha256 = hashlib.sha256()
 
     def write(self, data) -> None:
-        """Append `data` (bytes or any C-contiguous buffer)."""
-        self.f.write(data)
+        """Append `data` (bytes or any C-contiguous buffer) and hash it."""
+        self.put(data)
         self.sha256.update(data)
+
+    def put(self, data) -> None:
+        """Append `data` without hashing it: a caller that hashes on another thread (in write
+        order) feeds `self.sha256` itself, so writing and hashing a buffer overlap."""
+        self.f.write(data)
 
     def commit(self) -> None:
         self.f.flush()
