@@ -233,7 +233,7 @@ def _finalize(
     """Deduplicate within each stance (in plan order), write final parts, stats and manifest."""
     from tqdm import tqdm
 
-    stats = DiversityStats(cfg.stats_sample)
+    stats = DiversityStats(cfg.stats_sample, workdir=st.path("_work"))  # n-grams spooled
     counts: dict[str, Counter] = {
         k: Counter()
         for k in (

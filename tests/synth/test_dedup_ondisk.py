@@ -1,6 +1,6 @@
 """The on-disk dedup index decides exactly like datasketch's in-memory MinHashLSH (the previous
 implementation, restated here as the reference), keeps its index on disk and removes it; the
-compacted distinct-n counts equal plain set counts."""
+spooled distinct-n counts equal plain set counts."""
 
 from __future__ import annotations
 
@@ -97,10 +97,11 @@ def test_index_lives_on_disk_and_is_removed(tmp_path: Path) -> None:
     assert not folder2.exists()
 
 
-def test_compacted_distinct_counts_equal_sets(bank: Path, monkeypatch) -> None:
-    monkeypatch.setattr(stats_mod, "COMPACT_EVERY", 7)
+def test_spooled_distinct_counts_equal_sets(bank: Path, monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(stats_mod, "FLUSH_EVERY", 7)
+    monkeypatch.setattr(stats_mod, "BUCKET", 50)  # several buckets per spool file
     texts = [t for _, t in _stream(bank, n=60)]
-    g = stats_mod.GroupStats(sample=40)
+    g = stats_mod.GroupStats(sample=40, spool=tmp_path / "g")
     for t in texts:
         g.add(t, len(t.split()))
     sets: list[set] = [set(), set(), set()]
