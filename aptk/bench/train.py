@@ -253,9 +253,13 @@ def bench(
     `attn` is the attention implementation per dtype, used by every loop of that dtype (like for
     like): by default the recipes' own, SDPA for fp32 (conf/train/default.yaml) and eager for
     bf16 (conf/train/bf16.yaml: the CPU flash-attention kernels are slow in bf16)."""
+    from aptk.train.common import keep_freed_memory
+
     attn = {**ATTN, **(attn or {})}
     if threads > 0:
         torch.set_num_threads(threads)
+    # the aptk loop turns this on (train.keep_freed_memory); on for every loop, like for like
+    malloc_kept = keep_freed_memory()
     cfg = ModelConfig(size=size)
     vocab = vocab or DEFAULT_VOCAB[size]
     names = [k for k in LOOPS if k in loops or k in ("plain", "hf_trainer")]
@@ -319,6 +323,7 @@ def bench(
         "dtypes": list(dtypes),
         "attn": {d: attn[d] for d in dtypes},
         "threads": torch.get_num_threads(),
+        "keep_freed_memory": malloc_kept,
         "flops_per_token": fpt,
         "peaks": peak,
         "best_peak": best_peak,

@@ -72,6 +72,29 @@ def thread_key(threads: int, device: str) -> dict[str, int]:
     return {"cpu_threads": threads if threads > 0 else torch.get_num_threads()}
 
 
+def keep_freed_memory() -> bool:
+    """Make glibc keep freed memory in the process instead of handing it back to the kernel:
+    M_MMAP_MAX=0 (large blocks come from the heap, not from a fresh mmap each) and the largest
+    M_TRIM_THRESHOLD (the heap top is not trimmed). PyTorch's CPU allocator has no cache: every
+    activation and gradient tensor is malloc'd and freed each step, and with glibc's defaults each
+    one above the mmap threshold (32 MB at most) is a new mapping whose pages fault in again on the
+    next step. Measured (1 thread, bf16 recipe, docs/performance.md): `125m` 844 -> 889 tokens/s,
+    minor faults -40%; d_model 2048 x 4 layers 398 -> 451 tokens/s. Values are unchanged (same
+    bytes); the process keeps its high-water mark. Process-wide and not undone; returns whether
+    it applied (False off glibc/Linux, where it does nothing)."""
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_max = -1, -4  # <malloc.h>
+    return bool(mallopt(m_mmap_max, 0)) and bool(mallopt(m_trim_threshold, 2**31 - 1))
+
+
 def seed_all(seed: int) -> None:
     """Seed torch, numpy's and Python's global RNGs from one derived seed. The trainer draws
     only from torch, but checkpoints save all three states (rng.pt): unseeded numpy/Python

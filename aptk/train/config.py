@@ -92,6 +92,9 @@ class TrainConfig(OptimConfig):
     init_from: str | None = None
     wandb: bool = runtime_field(False)
     wandb_project: str = runtime_field("aptk")
+    keep_freed_memory: bool = runtime_field(
+        True, doc="CPU: glibc keeps freed memory (aptk.train.common.keep_freed_memory; speed only)"
+    )
 
     def validate(self, prefix: str = "") -> None:
         super().validate(prefix)

@@ -36,6 +36,7 @@ from aptk.train.common import (
     build_model,
     deterministic,
     export_model,
+    keep_freed_memory,
     make_optimizer,
     read_metrics,
     seed_all,
@@ -219,6 +220,8 @@ def _train(
     hf_logging.disable_progress_bar()  # no "Writing model shards" bar per checkpoint
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
+    if env.device.type == "cpu" and cfg.keep_freed_memory:
+        keep_freed_memory()  # no mmap + page faults per large tensor per step (speed only)
     if env.device.type == "cuda":
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     vocab = len(tok)
