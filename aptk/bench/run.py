@@ -14,7 +14,8 @@ Sections (each calls the benchmark function its package owns):
 - train: fp32 and bf16 in one run (1 torch thread): aptk loop (compiled and eager) vs plain
   PyTorch loop vs HF Trainer at the same dtype (default and torch_compile) in tokens/s; model
   FLOP/s vs the best GEMM peak (fp32/bf16, 1024^2 or the model's own shapes) and per dtype.
-- eval: our cloze scorer items/s vs lm-evaluation-harness at its best batch size.
+- eval: our cloze scorer items/s vs lm-evaluation-harness at its best batch size (a demo arm's
+  model, or a random-init `tiny` one before any `make demo`).
 """
 
 from __future__ import annotations
@@ -260,13 +261,11 @@ def _eval_section(quick: bool, model: str | None) -> dict:
     from aptk.evals.lmeval_export import bench
     from aptk.evals.run import EvalConfig
 
-    if model is None:
-        raise RuntimeError(
-            "eval bench needs a model: pass --model <hf dir> (e.g. a demo arm's "
-            "outputs/train/<key>/model) or run `make demo` first"
-        )
     suite = "evals/suites/aptk_scenarios_v1.jsonl"
     with tempfile.TemporaryDirectory(prefix="aptk-bench-eval-") as tmp:
+        which = "given" if model else "demo arm"
+        if model is None:  # a fresh checkout, no demo run yet
+            model, which = random_model(Path(tmp) / "m"), "random-init tiny"
         r = bench(EvalConfig(max_items=40 if quick else 100), suite, model, tmp)
     return {
         "eval_items_per_s": metric(
@@ -276,8 +275,30 @@ def _eval_section(quick: bool, model: str | None) -> dict:
             ref_unit="items/s (lm-eval, best batch size)",
             n_items=r["n_items"],
             n_requests=r["n_requests"],
+            model=which,
         )
     }
+
+
+def random_model(root: Path) -> str:
+    """A random-init `tiny` Llama with the bench's 2k-vocabulary SOTU tokenizer (the demo's
+    shape and vocabulary size), saved as an HF dir: scoring speed depends on the shapes, not on
+    the weights, so `make bench` runs on a fresh checkout before any `make demo`."""
+    import torch
+    from transformers import AutoTokenizer, LlamaForCausalLM
+
+    from aptk.bench.mix import small_tokenizer
+    from aptk.train.model import ModelConfig
+
+    tok = AutoTokenizer.from_pretrained(str(small_tokenizer(root)))
+    lc = ModelConfig(size="tiny").to_llama_config(
+        len(tok), tok.bos_token_id, tok.eos_token_id, tok.pad_token_id
+    )
+    torch.manual_seed(0)
+    out = root / "model"
+    LlamaForCausalLM(lc).save_pretrained(out)
+    tok.save_pretrained(out)
+    return str(out)
 
 
 def find_model() -> str | None:

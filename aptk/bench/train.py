@@ -4,6 +4,7 @@ and bf16 in the same process, against GEMM peaks measured in that process.
     python -m aptk.bench.train [--size tiny] [--seq-len 256] [--batch 16] [--steps 12]
         [--dtypes float32,bfloat16] [--threads 1] [--rounds 2] [--out bench.json]
     python -m aptk.bench.train --size debug --vocab 2048 --seq-len 64 --rounds 1   # quick
+    python -m aptk.bench.train --size 125m --d-model 1536 --layers 4 --vocab 2048 --dtypes bfloat16
 
 All loops train the same LlamaForCausalLM (same init, shape, vocab) on the same random-token
 shards for `steps` optimizer steps of batch x seq_len tokens; the first `warmup` steps are not
@@ -243,6 +244,7 @@ def bench(
     rounds: int = 2,
     loops: tuple[str, ...] = LOOPS,
     attn: dict[str, str] | None = None,
+    shape: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Every dtype in `dtypes` in one process: `rounds` times, GEMM peaks of fp32 and bf16
     (1024^2 and the model's own shapes) then, per dtype, the loops in turn (plain, aptk, HF);
@@ -252,7 +254,9 @@ def bench(
     the best peak measured (any dtype, any shape) and against their own dtype's peaks.
     `attn` is the attention implementation per dtype, used by every loop of that dtype (like for
     like): by default the recipes' own, SDPA for fp32 (conf/train/default.yaml) and eager for
-    bf16 (conf/train/bf16.yaml: the CPU flash-attention kernels are slow in bf16)."""
+    bf16 (conf/train/bf16.yaml: the CPU flash-attention kernels are slow in bf16). `shape`:
+    ModelConfig overrides of the flavour (e.g. {"d_model": 1536, "n_layers": 4, ...}: a wider,
+    shallower model than any flavour this host can hold at full depth)."""
     from aptk.train.common import keep_freed_memory
 
     attn = {**ATTN, **(attn or {})}
@@ -260,7 +264,8 @@ def bench(
         torch.set_num_threads(threads)
     # the aptk loop turns this on (train.keep_freed_memory); on for every loop, like for like
     malloc_kept = keep_freed_memory()
-    cfg = ModelConfig(size=size)
+    cfg = ModelConfig(size=size, **(shape or {}))
+    cfg.validate("model")
     vocab = vocab or DEFAULT_VOCAB[size]
     names = [k for k in LOOPS if k in loops or k in ("plain", "hf_trainer")]
     peak = {d: {"square_1024": 0.0, "model_shapes": 0.0} for d in DTYPES}
@@ -314,6 +319,7 @@ def bench(
     best = max(dtypes, key=lambda d: per[d]["tokens_per_s"].get("aptk", 0.0))
     return {
         "size": size,
+        "shape": cfg.shape(),
         "vocab": vocab,
         "seq_len": seq_len,
         "batch": batch,
@@ -337,7 +343,8 @@ def format_result(r: dict[str, Any]) -> str:
     pk = r["peaks"]
     lines = [
         (
-            f"{r['size']} vocab {r['vocab']}, {r['batch']}x{r['seq_len']} tokens/step, "
+            f"{r['size']} (d_model {r['shape']['d_model']} x {r['shape']['n_layers']} layers) "
+            f"vocab {r['vocab']}, {r['batch']}x{r['seq_len']} tokens/step, "
             f"{r['threads']} threads, fastest of {r['rounds']} x {r['timed_steps']} timed steps "
             "(median in brackets); attention "
             + ", ".join(f"{d} {a}" for d, a in r.get("attn", {}).items())
@@ -384,8 +391,16 @@ def main(argv: list[str] | None = None) -> None:
         + ", ".join(f"{k}={v}" for k, v in ATTN.items())
         + ")",
     )
+    ap.add_argument("--d-model", type=int, default=None, help="override the flavour's width")
+    ap.add_argument("--layers", type=int, default=None, help="override the flavour's depth")
     ap.add_argument("--out", default=None)
     a = ap.parse_args(argv)
+    shape: dict[str, Any] = {}
+    if a.d_model:  # head dim 64 and ffn 8/3 x d_model, as the Llama flavours
+        heads = max(1, a.d_model // 64)
+        shape.update(d_model=a.d_model, n_heads=heads, n_kv_heads=heads, ffn_mult=8 / 3)
+    if a.layers:
+        shape["n_layers"] = a.layers
     dts = tuple(a.dtypes.split(","))
     if not set(dts) <= set(DTYPES):
         ap.error(f"--dtypes: each one of {sorted(DTYPES)}")
@@ -403,6 +418,7 @@ def main(argv: list[str] | None = None) -> None:
         a.vocab,
         rounds=a.rounds,
         attn=attn,
+        shape=shape,
     )
     print(format_result(r))
     if a.out:
