@@ -396,8 +396,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", default=None)
     a = ap.parse_args(argv)
     shape: dict[str, Any] = {}
-    if a.d_model:  # head dim 64 and ffn 8/3 x d_model, as the Llama flavours
-        heads = max(1, a.d_model // 64)
+    if a.d_model:  # head dim 128 and ffn 8/3 x d_model, as the `1b` and `paper` flavours
+        heads = max(1, a.d_model // 128)
         shape.update(d_model=a.d_model, n_heads=heads, n_kv_heads=heads, ffn_mult=8 / 3)
     if a.layers:
         shape["n_layers"] = a.layers
