@@ -23,7 +23,13 @@ import torch
 from aptk.core.config import check
 from aptk.core.hashing import derive_seed
 from aptk.core.manifest import Stage
-from aptk.train.common import deterministic, export_model, make_optimizer, write_metrics
+from aptk.train.common import (
+    deterministic,
+    export_model,
+    keep_freed_memory,
+    make_optimizer,
+    write_metrics,
+)
 from aptk.train.config import OptimConfig, cosine_lr
 
 
@@ -77,6 +83,8 @@ def fit(
 
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
+    if cfg.keep_freed_memory and next(model.parameters()).device.type == "cpu":
+        keep_freed_memory()  # no mmap + page faults per large tensor per step (speed only)
     torch.manual_seed(derive_seed(cfg.seed, st.name, "torch"))
     per_step = cfg.batch_size * cfg.grad_accum
     steps_per_epoch = math.ceil(len(units) / per_step)

@@ -17,7 +17,7 @@ from aptk.core.stage import key_config, runtime_field
 class OptimConfig:
     """Optimiser and runtime fields shared by pretraining (`TrainConfig`) and every post-training
     stage (`aptk.posttrain.loop.PostTrainConfig`): AdamW + warmup/cosine, clipping, dtype, seed.
-    Runtime fields (threads, device, progress) are not in the key as fields; the effective CPU
+    Runtime fields (threads, device, progress, keep_freed_memory) are not in the key as fields; the effective CPU
     thread count enters training stage keys as `cpu_threads` (aptk.train.common.thread_key)."""
 
     batch_size: int = 16
@@ -36,6 +36,9 @@ class OptimConfig:
     threads: int = runtime_field(0, doc="torch threads (0 = torch default)")
     device: str = runtime_field("auto", doc="auto | cpu | cuda[:N]")
     progress: bool = runtime_field(True, doc="tqdm progress bar")
+    keep_freed_memory: bool = runtime_field(
+        True, doc="CPU: glibc keeps freed memory (aptk.train.common.keep_freed_memory; speed only)"
+    )
 
     def validate(self, prefix: str = "") -> None:
         for f in ("batch_size", "grad_accum", "log_every"):
@@ -92,9 +95,6 @@ class TrainConfig(OptimConfig):
     init_from: str | None = None
     wandb: bool = runtime_field(False)
     wandb_project: str = runtime_field("aptk")
-    keep_freed_memory: bool = runtime_field(
-        True, doc="CPU: glibc keeps freed memory (aptk.train.common.keep_freed_memory; speed only)"
-    )
 
     def validate(self, prefix: str = "") -> None:
         super().validate(prefix)

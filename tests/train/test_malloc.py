@@ -1,5 +1,6 @@
 """aptk.train.common.keep_freed_memory: after it, a large tensor freed and allocated again
-reuses the process's pages (no page faults per step); without it each one is a fresh mmap."""
+typically reuses the process's pages (no page faults per step); without it each one is a fresh
+mmap."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 CHILD = """
 import json, resource, sys, torch
+torch.set_num_threads(1)
 from aptk.train.common import keep_freed_memory
 applied = keep_freed_memory() if sys.argv[1] == "1" else False
 torch.empty(1).fill_(0)
@@ -19,11 +21,13 @@ def faults():
 for _ in range(3):  # warm-up: the heap settles at its high-water mark
     x = torch.empty(16 << 20).fill_(1.0)  # 64 MB, above glibc's largest mmap threshold
     del x
-before = faults()
-for _ in range(8):
+per = []
+for _ in range(9):
+    before = faults()
     x = torch.empty(16 << 20).fill_(1.0)
     del x
-print(json.dumps({"applied": applied, "faults": faults() - before}))
+    per.append(faults() - before)
+print(json.dumps({"applied": applied, "faults": per}))
 """
 
 
@@ -41,9 +45,12 @@ def _child(on: bool) -> dict:
 def test_freed_memory_is_reused_without_page_faults() -> None:
     off, on = _child(False), _child(True)
     assert on["applied"] is True
-    pages = 8 * (64 << 20) // 4096  # 8 x 64 MB faulted in again without it
-    assert off["faults"] > pages // 2, off
-    assert on["faults"] < pages // 20, on
+    pages = (64 << 20) // 4096  # one 64 MB tensor's pages
+    # per reallocation: without it every one faults all its pages in again; with it the typical
+    # one faults none (median: a reallocation that lands after a small block split the freed
+    # one, which timing under load can cause, still faults)
+    assert sorted(off["faults"])[4] > pages // 2, off
+    assert sorted(on["faults"])[4] < pages // 20, on
 
 
 def test_train_config_keeps_it_out_of_the_key() -> None:
