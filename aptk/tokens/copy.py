@@ -237,8 +237,8 @@ def _aligned_empty(n: int, dtype: np.dtype) -> np.ndarray:
 
 
 class _DirectFile(AtomicStream):
-    """An AtomicStream (temp file beside `path`, sha256 of the bytes as they are written, fsync +
-    rename on commit) whose aligned writes (`write(data, True)`: whole 4 KiB blocks from a
+    """An AtomicStream (temp file beside `path`, fsync + rename on commit; `write` also hashes,
+    `put` only writes) whose aligned writes (`put(data, True)`: whole 4 KiB blocks from a
     page-aligned buffer) go through a second descriptor opened with O_DIRECT, bypassing the page
     cache: on the VM this was measured on, buffered writes of new pages ran at 0.1-0.2 GB/s
     (kernel time allocating page cache), O_DIRECT at ~1.8 GB/s. Other writes, and every write
@@ -253,10 +253,6 @@ class _DirectFile(AtomicStream):
             self.dfd: int | None = os.open(self.tmp, os.O_WRONLY | os.O_DIRECT)
         except (OSError, AttributeError):
             self.dfd = None
-
-    def write(self, data, aligned: bool = False) -> None:
-        self.put(data, aligned)
-        self.sha256.update(data)
 
     def put(self, data, aligned: bool = False) -> None:
         mv = memoryview(data).cast("B")
