@@ -264,10 +264,10 @@ def train_trl(st: Any, cfg: Any, make_trainer: Any, tok: Any, extra_metrics: Any
 
     from transformers.trainer_callback import PrinterCallback
 
-    from aptk.train.common import export_model, write_metrics
+    from aptk.train.common import apply_runtime, export_model, write_metrics
+    from aptk.train.distributed import resolve_device
 
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
+    apply_runtime(cfg, resolve_device(cfg.device).type)  # load_model put the model there
     with tempfile.TemporaryDirectory(prefix="aptk-trl-") as tmp:
         trainer = make_trainer(tmp)
         trainer.remove_callback(PrinterCallback)  # metrics go to metrics.jsonl instead

@@ -24,9 +24,9 @@ from aptk.core.config import check
 from aptk.core.hashing import derive_seed
 from aptk.core.manifest import Stage
 from aptk.train.common import (
+    apply_runtime,
     deterministic,
     export_model,
-    keep_freed_memory,
     make_optimizer,
     write_metrics,
 )
@@ -81,10 +81,7 @@ def fit(
     by the number of units of the step before logging."""
     from tqdm.auto import tqdm
 
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
-    if cfg.keep_freed_memory and next(model.parameters()).device.type == "cpu":
-        keep_freed_memory()  # no mmap + page faults per large tensor per step (speed only)
+    apply_runtime(cfg, next(model.parameters()).device.type)
     torch.manual_seed(derive_seed(cfg.seed, st.name, "torch"))
     per_step = cfg.batch_size * cfg.grad_accum
     steps_per_epoch = math.ceil(len(units) / per_step)

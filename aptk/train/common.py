@@ -21,7 +21,7 @@ from aptk.core.hashing import derive_seed
 from aptk.core.io import atomic_write_text
 from aptk.core.manifest import Stage
 from aptk.train import checkpoint as ckpt
-from aptk.train.config import TrainConfig
+from aptk.train.config import OptimConfig, TrainConfig
 from aptk.train.model import ModelConfig
 
 STAGE = "train"
@@ -93,6 +93,16 @@ def keep_freed_memory() -> bool:
         return False
     m_trim_threshold, m_mmap_max = -1, -4  # <malloc.h>
     return bool(mallopt(m_mmap_max, 0)) and bool(mallopt(m_trim_threshold, 2**31 - 1))
+
+
+def apply_runtime(cfg: OptimConfig, device_type: str) -> None:
+    """What every training loop (pretraining, the post-training loop, the trl backends) applies
+    before its first step from its config's runtime fields: the torch thread count, and on CPU
+    `keep_freed_memory`."""
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    if device_type == "cpu" and cfg.keep_freed_memory:
+        keep_freed_memory()  # no mmap + page faults per large tensor per step (speed only)
 
 
 def seed_all(seed: int) -> None:

@@ -33,10 +33,10 @@ from aptk.core.stage import open_stage
 from aptk.train import checkpoint as ckpt
 from aptk.train.common import (
     STAGE,
+    apply_runtime,
     build_model,
     deterministic,
     export_model,
-    keep_freed_memory,
     make_optimizer,
     read_metrics,
     seed_all,
@@ -218,10 +218,7 @@ def _train(
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # no "Writing model shards" bar per checkpoint
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
-    if env.device.type == "cpu" and cfg.keep_freed_memory:
-        keep_freed_memory()  # no mmap + page faults per large tensor per step (speed only)
+    apply_runtime(cfg, env.device.type)
     if env.device.type == "cuda":
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     vocab = len(tok)
