@@ -263,9 +263,9 @@ def _eval_section(quick: bool, model: str | None) -> dict:
 
     suite = "evals/suites/aptk_scenarios_v1.jsonl"
     with tempfile.TemporaryDirectory(prefix="aptk-bench-eval-") as tmp:
-        which = "given" if model else "demo arm"
+        which = model or "random-init tiny"  # --model, else a demo arm's, else a random one
         if model is None:  # a fresh checkout, no demo run yet
-            model, which = random_model(Path(tmp) / "m"), "random-init tiny"
+            model = random_model(Path(tmp) / "m")
         r = bench(EvalConfig(max_items=40 if quick else 100), suite, model, tmp)
     return {
         "eval_items_per_s": metric(

@@ -17,8 +17,9 @@ from aptk.core.stage import key_config, runtime_field
 class OptimConfig:
     """Optimiser and runtime fields shared by pretraining (`TrainConfig`) and every post-training
     stage (`aptk.posttrain.loop.PostTrainConfig`): AdamW + warmup/cosine, clipping, dtype, seed.
-    Runtime fields (threads, device, progress, keep_freed_memory) are not in the key as fields; the effective CPU
-    thread count enters training stage keys as `cpu_threads` (aptk.train.common.thread_key)."""
+    Runtime fields (threads, device, progress, keep_freed_memory) are not in the key as fields;
+    the effective CPU thread count enters training stage keys as `cpu_threads`
+    (aptk.train.common.thread_key)."""
 
     batch_size: int = 16
     grad_accum: int = 1
